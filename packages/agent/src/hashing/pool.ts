@@ -1,0 +1,114 @@
+/**
+ * A small pool of hashing threads (node:worker_threads). The main thread lists and stats files
+ * and consults the cache; the threads open, read and hash, so both cores hash while the main
+ * thread keeps feeding them. Jobs travel in batches (many small files per message) because a
+ * message round trip costs about as much as hashing a 4 KiB file.
+ *
+ * Threads are lowered to nice 19 and, when `ionice` exists, to the idle I/O class. On Linux both
+ * are per thread, so this touches only hashing, never the agent's main thread.
+ */
+import { execFile } from 'node:child_process';
+import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import { AgentError } from '../errors.js';
+import { WORKER_SOURCE } from './worker-source.js';
+
+export interface HashJob { path: string; op: 'hash' | 'head'; maxSize: number }
+
+export interface FileStat { dev: number; ino: number; size: number; mtimeMs: number; ctimeMs: number }
+
+export type HashResult =
+  /** `head`: first 64 bytes as latin1; `tail`: first 4 of the last 512 bytes (files ≥ 1 KiB). */
+  | { ok: true; op: 'hash'; stat: FileStat; size: number; head: string; sha256: string; sha1: string; md5: string }
+  | { ok: true; op: 'head'; stat: FileStat; head: string; tail?: string }
+  | { ok: false; code: string; message: string; size?: number };
+
+interface Slot { worker: Worker; busy: boolean }
+interface Pending { id: number; jobs: HashJob[]; resolve(r: HashResult[]): void; reject(e: unknown): void }
+
+export interface HashPoolOptions { threads: number; nice: boolean; log: Logger; chunkBytes?: number }
+
+export class HashPool {
+  private readonly slots: Slot[] = [];
+  private readonly queue: Pending[] = [];
+  private readonly running = new Map<Worker, Pending>();
+  private nextId = 1;
+  private closed = false;
+
+  private constructor(private readonly log: Logger) {}
+
+  /** Starts `threads` workers and waits until each is ready (and de-prioritised). */
+  static async create(opts: HashPoolOptions): Promise<HashPool> {
+    const pool = new HashPool(opts.log);
+    const workerData = { chunk: opts.chunkBytes ?? 1024 * 1024, nice: opts.nice };
+    await Promise.all(Array.from({ length: Math.max(1, opts.threads) }, async () => {
+      const worker = new Worker(WORKER_SOURCE, {
+        eval: true, workerData,
+        // The thread holds one read buffer and a batch of results; a small heap keeps RSS low.
+        resourceLimits: { maxOldGenerationSizeMb: 12, maxYoungGenerationSizeMb: 1, stackSizeMb: 1 },
+      });
+      const tid = await new Promise<number>((resolve, reject) => {
+        worker.once('message', (m: { tid: number }) => resolve(m.tid));
+        worker.once('error', reject);
+      });
+      if (opts.nice && tid > 0) idleIoClass(tid, opts.log);
+      pool.attach(worker);
+    }));
+    return pool;
+  }
+
+  get size(): number { return this.slots.length; }
+
+  /** Runs one batch on the next free thread; resolves with one result per job, in order. */
+  run(jobs: HashJob[]): Promise<HashResult[]> {
+    if (this.closed) return Promise.reject(new AgentError('CW_SOURCE_FAILED', 'hash pool closed'));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ id: this.nextId++, jobs, resolve, reject });
+      this.pump();
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const p of this.queue.splice(0)) p.reject(new AgentError('CW_SOURCE_FAILED', 'hash pool closed'));
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+
+  private attach(worker: Worker): void {
+    const slot: Slot = { worker, busy: false };
+    this.slots.push(slot);
+    worker.on('message', (m: { id: number; results: HashResult[] }) => {
+      const p = this.running.get(worker);
+      this.running.delete(worker);
+      slot.busy = false;
+      p?.resolve(m.results);
+      this.pump();
+    });
+    worker.on('error', (err) => {
+      // A thread that dies (out of heap, a bug) fails its batch; the files become error items.
+      this.log.warn({ err }, 'hash thread failed');
+      this.running.get(worker)?.reject(err);
+      this.running.delete(worker);
+      this.slots.splice(this.slots.indexOf(slot), 1);
+    });
+  }
+
+  private pump(): void {
+    for (const slot of this.slots) {
+      if (slot.busy || this.queue.length === 0) continue;
+      const p = this.queue.shift()!;
+      slot.busy = true;
+      this.running.set(slot.worker, p);
+      slot.worker.postMessage({ id: p.id, jobs: p.jobs });
+    }
+    if (this.slots.length === 0) for (const p of this.queue.splice(0)) p.reject(new AgentError('CW_SOURCE_FAILED', 'no hash threads left'));
+  }
+}
+
+/** `ionice -c3 -p TID`, best effort: absent on macOS/Windows and in minimal containers. */
+function idleIoClass(tid: number, log: Logger): void {
+  if (process.platform !== 'linux') return;
+  execFile('ionice', ['-c3', '-p', String(tid)], (err) => {
+    if (err && (err as NodeJS.ErrnoException).code !== 'ENOENT') log.debug({ err }, 'ionice failed');
+  });
+}

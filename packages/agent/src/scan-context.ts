@@ -1,0 +1,61 @@
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { FileScanCounters, ScanContext, ScanOptions } from './sources/types.js';
+
+export const DEFAULT_SCAN_OPTIONS: ScanOptions = {
+  maxFileSize: 512 * 1024 * 1024,
+  hashFiles: true,
+  trustFiles: [],
+  approvedKeyLocations: [],
+  sourceBudgetMs: 10 * 60 * 1000,
+  // An agent on someone's machine stays light: a tenth of one core for hashing, at the lowest
+  // CPU and I/O priority (osquery's watchdog default is the same 10 %). `scan --max-cpu-percent 0` lifts it.
+  maxCpuPercent: 10,
+  ioNice: true,
+};
+
+/**
+ * The context every source reads through. With root '/' it is the live system; with another
+ * root it is an offline tree whose paths are reported as they are on that system.
+ */
+export function createScanContext(opts: {
+  root?: string; log: Logger; signal?: AbortSignal; options?: Partial<ScanOptions>; owned?: Map<string, string>;
+  stats?: FileScanCounters;
+}): ScanContext {
+  const root = path.resolve(opts.root ?? '/');
+  const offline = root !== '/';
+  return {
+    root,
+    offline,
+    resolve(systemPath: string): string {
+      // Normalising first keeps '..' from climbing out of the scanned root.
+      const normal = path.posix.normalize('/' + systemPath.replace(/\\/g, '/'));
+      return offline ? path.join(root, normal) : normal;
+    },
+    systemPath(realPath: string): string {
+      if (!offline) return realPath;
+      const rel = path.relative(root, realPath);
+      return '/' + rel.split(path.sep).join('/');
+    },
+    log: opts.log,
+    signal: opts.signal ?? new AbortController().signal,
+    owned: opts.owned ?? new Map(),
+    options: { ...DEFAULT_SCAN_OPTIONS, ...opts.options },
+    ...(opts.stats ? { stats: opts.stats } : {}),
+  };
+}
+
+/** A child context whose signal also fires when `budgetMs` runs out. */
+export function withBudget(ctx: ScanContext, budgetMs: number, log: Logger): { ctx: ScanContext; done(): void; expired(): boolean } {
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(new Error('time budget spent')), budgetMs);
+  timer.unref?.();
+  const onParent = () => ac.abort(ctx.signal.reason);
+  ctx.signal.addEventListener('abort', onParent, { once: true });
+  const child: ScanContext = { ...ctx, log, signal: ac.signal, resolve: ctx.resolve, systemPath: ctx.systemPath };
+  return {
+    ctx: child,
+    done() { clearTimeout(timer); ctx.signal.removeEventListener('abort', onParent); },
+    expired: () => ac.signal.aborted && !ctx.signal.aborted,
+  };
+}

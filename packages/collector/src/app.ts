@@ -1,0 +1,73 @@
+/**
+ * build(): the Fastify application — plugins, routes, the agent stream — without listening.
+ * main.ts listens; tests call build() and inject() or listen on 127.0.0.1:0.
+ */
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import rateLimit from '@fastify/rate-limit';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
+import type { Logger } from 'pino';
+import type { CollectorService } from './service.js';
+import { registerIngest } from './plugins/ingest.js';
+import { alertRoutes } from './routes/alerts.js';
+import { hostRoutes } from './routes/hosts.js';
+import { indicatorRoutes } from './routes/indicators.js';
+import { agentRoutes } from './routes/agents.js';
+import { healthRoutes } from './routes/health.js';
+
+export interface BuildOptions {
+  svc: CollectorService;
+  logger: Logger;
+  tls?: { cert: string; key: string } | null;
+  maxFrameBytes?: number;
+  bodyLimit?: number;
+  offlineAfterMs?: number;
+  heartbeatS?: number;
+}
+
+export interface Collector { app: FastifyInstance; svc: CollectorService; connectedAgents(): number }
+
+export async function build(opts: BuildOptions): Promise<Collector> {
+  const serverOpts: FastifyServerOptions & { https?: { cert: string; key: string } } = {
+    loggerInstance: opts.logger,
+    bodyLimit: opts.bodyLimit ?? 256 * 1024 * 1024,
+    trustProxy: false,
+    ajv: undefined,
+  };
+  if (opts.tls) serverOpts.https = { cert: opts.tls.cert, key: opts.tls.key };
+  const app = Fastify(serverOpts).withTypeProvider<TypeBoxTypeProvider>();
+  app.setValidatorCompiler(TypeBoxValidatorCompiler);
+  app.decorateRequest('principal', null);
+
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validation?: unknown }, req, reply) => {
+    const status = err.validation ? 400 : err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
+    const code = err.validation ? 'CW_BAD_REQUEST' : err.code?.startsWith('CW_') ? err.code : status === 429 ? 'CW_RATE_LIMITED' : status < 500 ? 'CW_BAD_REQUEST' : 'CW_INTERNAL';
+    if (status >= 500) req.log.error({ err }, 'request failed'); else req.log.info({ code, status }, 'request refused');
+    void reply.status(status).send({ statusCode: status, code, error: status >= 500 ? 'Internal Server Error' : err.name, message: status >= 500 ? 'internal error' : err.message });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    void reply.status(404).send({ statusCode: 404, code: 'CW_NOT_FOUND', error: 'Not Found', message: `no route ${req.method} ${req.url.split('?')[0]}` });
+  });
+  app.addHook('onSend', async (_req, reply, payload) => {
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('x-frame-options', 'DENY');
+    reply.header('referrer-policy', 'no-referrer');
+    reply.header('cache-control', 'no-store');
+    if (!reply.hasHeader('content-security-policy')) reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
+    if (opts.tls) reply.header('strict-transport-security', 'max-age=31536000');
+    return payload;
+  });
+
+  await app.register(rateLimit, { global: false });
+  await app.register(healthRoutes, { svc: opts.svc });
+  await app.register(async (api) => {
+    await api.register(agentRoutes, { svc: opts.svc });
+    await api.register(alertRoutes, { svc: opts.svc });
+    await api.register(hostRoutes, { svc: opts.svc, offlineAfterMs: opts.offlineAfterMs ?? 15 * 60_000 });
+    await api.register(indicatorRoutes, { svc: opts.svc });
+  }, { prefix: '/api/v1' });
+
+  const ingest = registerIngest(app, { svc: opts.svc, maxFrameBytes: opts.maxFrameBytes ?? 8 * 1024 * 1024, heartbeatS: opts.heartbeatS ?? 60, maxViolations: 5 });
+  app.addHook('onClose', async () => { await ingest.close(); });
+  return { app, svc: opts.svc, connectedAgents: ingest.connected };
+}

@@ -1,0 +1,56 @@
+import Type from 'typebox';
+import { InventoryItem } from '../inventory/index.js';
+
+/** Most items one inventory frame may carry; larger inventories are chunked. */
+export const MAX_ITEMS_PER_FRAME = 2000;
+
+const Seq = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER });
+const V = Type.Integer({ minimum: 1, maximum: 1000 });
+
+/**
+ * One chunk of an inventory. A scan is sent as parts 0..n of one `scan_id`; each part is its
+ * own batch (own `seq`, committed and acknowledged alone). With `mode: 'full'`, the part with
+ * `final: true` closes the scan: items of the host not seen in that scan are marked removed.
+ * With `mode: 'delta'`, `removed` lists keys that disappeared since the last scan.
+ */
+export const InventoryFrame = Type.Object({
+  v: V,
+  type: Type.Literal('inventory'),
+  seq: Seq,
+  scan_id: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' }),
+  mode: Type.Union([Type.Literal('full'), Type.Literal('delta')]),
+  part: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
+  final: Type.Boolean(),
+  items: Type.Array(InventoryItem, { maxItems: MAX_ITEMS_PER_FRAME }),
+  removed: Type.Optional(Type.Array(Type.String({ maxLength: 4352 }), { maxItems: MAX_ITEMS_PER_FRAME })),
+}, { additionalProperties: false });
+export type InventoryFrame = Type.Static<typeof InventoryFrame>;
+
+/** Liveness; `seq` is the last data sequence the agent has sent (it does not advance it). */
+export const HeartbeatFrame = Type.Object({
+  v: V,
+  type: Type.Literal('heartbeat'),
+  seq: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
+}, { additionalProperties: false });
+export type HeartbeatFrame = Type.Static<typeof HeartbeatFrame>;
+
+export const AgentFrameSchemas = {
+  inventory: InventoryFrame,
+  heartbeat: HeartbeatFrame,
+} as const;
+export type AgentFrame = InventoryFrame | HeartbeatFrame;
+
+/** HTTP body of `POST /api/v1/agents/enroll`. */
+export const EnrollRequest = Type.Object({
+  enroll_secret: Type.String({ minLength: 1, maxLength: 256 }),
+  host_id: Type.String({ pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' }),
+  hostname: Type.String({ minLength: 1, maxLength: 255 }),
+  agent_version: Type.Optional(Type.String({ maxLength: 64 })),
+}, { additionalProperties: false });
+export type EnrollRequest = Type.Static<typeof EnrollRequest>;
+
+export const EnrollResponse = Type.Object({
+  host_id: Type.String(),
+  token: Type.String(),
+}, { additionalProperties: false });
+export type EnrollResponse = Type.Static<typeof EnrollResponse>;
