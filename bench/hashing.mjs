@@ -49,11 +49,11 @@ const targets = { speedup_vs_sha256sum: '>= 1.5', ours_peak_rss_mb: '<= 100', li
 const pass = m.speedup_vs_sha256sum >= 1.5 && m.ours_peak_rss_mb <= 100 && m.light_cpu_percent <= lightLimit * 1.1;
 report('hashing', m, targets, pass, {
   compare: [
-    { what: 'wall s (lower is better)', ours: m.ours_wall_s, baseline: m.sha256sum_wall_s },
+    { what: 'wall s', ours: m.ours_wall_s, baseline: m.sha256sum_wall_s, lowerIsBetter: true },
     { what: 'files/s', ours: m.ours_files_per_s, baseline: m.sha256sum_files_per_s },
     { what: 'MB/s', ours: m.ours_mb_per_s, baseline: m.sha256sum_mb_per_s },
-    { what: 'CPU s', ours: m.ours_cpu_s, baseline: m.sha256sum_cpu_s },
-    { what: 'peak RSS MB', ours: m.ours_peak_rss_mb, baseline: m.sha256sum_peak_rss_mb },
+    { what: 'CPU s', ours: m.ours_cpu_s, baseline: m.sha256sum_cpu_s, lowerIsBetter: true },
+    { what: 'peak RSS MB', ours: m.ours_peak_rss_mb, baseline: m.sha256sum_peak_rss_mb, lowerIsBetter: true },
   ],
-  notes: 'ours = SHA-256+SHA-1+MD5 per file; baseline = sha256sum only, same file list, page cache warm for both',
+  notes: 'ours = SHA-256+SHA-1+MD5 per file on 2 hash threads; baseline = sha256sum (one hash, one thread) over the same file list; page cache warm for both (dropping caches is not possible here). The speed-up comes from the second core, so it shrinks when other work shares the machine: see the load average above and all_runs_wall_s.',
 });

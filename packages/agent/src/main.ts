@@ -6,6 +6,8 @@ import { AgentError } from './errors.js';
 import { AGENT_VERSION } from './version.js';
 import { runScanCommand, SCAN_USAGE } from './cli/scan.js';
 import { runRunCommand, RUN_USAGE } from './cli/run.js';
+import { runInstallCommand, runUninstallCommand, runStatusCommand } from './cli/install.js';
+import { runVerify } from './cli/verify.js';
 
 const USAGE = `chainwatch-agent ${AGENT_VERSION} — inventory software, files and code signing for chainwatch
 
@@ -35,12 +37,10 @@ async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'scan': return runScanCommand(rest, process.stdout, log);
     case 'run': return runRunCommand(rest, process.stdout, log);
-    case 'verify': {
-      const verifyModule = './cli/verify.js';
-      const mod = await import(verifyModule).catch(() => null) as { runVerify?: (a: string[], o: NodeJS.WritableStream) => Promise<number> } | null;
-      if (!mod?.runVerify) throw new AgentError('CW_AGENT_USAGE', 'verify is not available in this build');
-      return mod.runVerify(rest, process.stdout);
-    }
+    case 'install': return runInstallCommand(rest, process.stdout);
+    case 'uninstall': return runUninstallCommand(rest, process.stdout);
+    case 'status': return runStatusCommand(rest, process.stdout);
+    case 'verify': return runVerify(rest, process.stdout);
     case '--version': case 'version': process.stdout.write(`${AGENT_VERSION}\n`); return 0;
     case undefined: case '--help': case '-h': case 'help': process.stdout.write(USAGE); return 0;
     default: throw new AgentError('CW_AGENT_USAGE', `unknown command ${JSON.stringify(cmd)} (see --help)`);

@@ -40,6 +40,7 @@ export function createScanContext(opts: {
     log: opts.log,
     signal: opts.signal ?? new AbortController().signal,
     owned: opts.owned ?? new Map(),
+    signable: new Map(),
     options: { ...DEFAULT_SCAN_OPTIONS, ...opts.options },
     ...(opts.stats ? { stats: opts.stats } : {}),
   };

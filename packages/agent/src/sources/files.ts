@@ -15,6 +15,7 @@
 import { availableParallelism } from 'node:os';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { ErrorItem, FileItem, FileType, InventoryItem } from '@chainwatch/shared';
+import { authenticodeHashes } from '../signing/authenticode-hash.js';
 import { openHashCache, type CacheEntry, type HashCache, type Hashes } from '../hashing/cache.js';
 import { listCandidates, type Candidate } from '../hashing/candidates.js';
 import { EXECUTABLE_TYPES, INSTALLER_TYPES, sniffFileType } from '../hashing/file-type.js';
@@ -188,9 +189,30 @@ export async function* scanFiles(ctx: ScanContext, hooks: FilesHooks = {}): Asyn
   }
 }
 
+const SIGNABLE = new Set(['pe', 'msi', 'macho']);
+/** PE files read whole for their Authenticode hash are capped lower than hashing. */
+const MAX_AUTHENTICODE_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Hands signable files to the signatures source, and gives every PE file item its
+ * Authenticode hash beside its file hash.
+ */
+async function* withSigningFacts(ctx: ScanContext, items: AsyncIterable<InventoryItem>): AsyncGenerator<InventoryItem> {
+  for await (const item of items) {
+    if (item.kind === 'file' && item.file_type && SIGNABLE.has(item.file_type)) {
+      ctx.signable.set(item.path, item.file_type as 'pe' | 'msi' | 'macho');
+      if (item.file_type === 'pe') {
+        const h = await authenticodeHashes(ctx.resolve(item.path), Math.min(MAX_AUTHENTICODE_BYTES, ctx.options.maxFileSize));
+        if (h) { item.authenticode_sha256 = h.sha256; item.authenticode_sha1 = h.sha1; }
+      }
+    }
+    yield item;
+  }
+}
+
 export const files: Source = {
   id: ID,
   description: 'SHA-256/SHA-1/MD5 of package-owned files, executables in /opt, /usr/local, Program Files, Applications, and installers in Downloads/Desktop',
   phase: 1,
-  collect: (ctx) => scanFiles(ctx),
+  collect: (ctx) => withSigningFacts(ctx, scanFiles(ctx)),
 };

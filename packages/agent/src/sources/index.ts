@@ -14,6 +14,7 @@ import { macosApps } from './macos-apps.js';
 import { macosReceipts } from './macos-receipts.js';
 import { files } from './files.js';
 import { certificates } from './certificates.js';
+import { signatures } from './signatures.js';
 
 /**
  * Every inventory source, explicitly (no directory scanning, no dynamic require): adding a
@@ -23,5 +24,5 @@ import { certificates } from './certificates.js';
 export const SOURCES: readonly Source[] = [
   host, dpkg, rpm, apk, snap, flatpak, python, npmGlobal,
   windowsRegistry, windowsMsi, windowsAppx, macosApps, macosReceipts,
-  files, certificates,
+  files, signatures, certificates,
 ];

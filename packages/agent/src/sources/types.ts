@@ -23,6 +23,11 @@ export interface ScanContext {
    * (system path → `<source>:<name>`), the files source hashes them.
    */
   readonly owned: Map<string, string>;
+  /**
+   * Files that can carry a code signature, found by the files source (system path → format);
+   * the signatures source verifies them in phase 2.
+   */
+  readonly signable: Map<string, 'pe' | 'msi' | 'macho'>;
   /** Options from the command line or config. */
   readonly options: ScanOptions;
   /** Live counters the files source updates (progress bar, benches, tests); optional. */

@@ -36,6 +36,7 @@ export function testContext(root: string, overrides: TestContextOverrides = {}):
     log: pino({ level: 'silent' }),
     signal: controller.signal,
     owned: new Map(),
+    signable: new Map(),
     controller,
     ...rest,
     options: { ...TEST_SCAN_OPTIONS, ...options },
