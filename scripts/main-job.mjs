@@ -45,7 +45,7 @@ say(`   CA fingerprint ${fp}`);
 
 say('3/4 inventorying this host with a local agent (packages, files and their hashes, certificates, signatures)…');
 const t0 = Date.now();
-const agent = spawn(node, [agentBin, 'run', '--once', '--collector', url, '--enroll-secret', secret, '--ca-fingerprint', fp, '--state-dir', path.join(dataDir, 'agent-state')], { stdio: ['ignore', 'inherit', 'inherit'] });
+const agent = spawn(node, [agentBin, 'run', '--once', '--collector', url, '--enroll-secret', secret, '--ca-fingerprint', fp, '--state-dir', path.join(dataDir, 'agent-state'), '--max-cpu-percent', '0'], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, CHAINWATCH_LOG_LEVEL: process.env.CHAINWATCH_LOG_LEVEL ?? 'warn' } });
 const code = await new Promise((r) => agent.on('exit', r));
 if (code !== 0) { say('agent failed'); stop(); process.exit(1); }
 say(`   done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);

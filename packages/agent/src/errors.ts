@@ -7,6 +7,8 @@ export const AgentErrors = {
   // --- general / CLI ---
   CW_AGENT_USAGE: 'command line is not valid',
   CW_AGENT_STATE: 'state directory is unreadable or unwritable',
+  CW_AGENT_CONFIG: 'agent configuration file is missing, unreadable, unsafe or invalid',
+  CW_AGENT_INSTALL: 'installing, removing or querying the agent service failed',
   // --- sources ---
   CW_SOURCE_FAILED: 'an inventory source failed unexpectedly; the scan went on without it',
   CW_SOURCE_TIMEOUT: 'an inventory source ran past its time budget and was cut short',
@@ -23,6 +25,8 @@ export const AgentErrors = {
   CW_TRANSPORT_ENROLL: 'enrollment was refused',
   CW_TRANSPORT_REJECTED: 'the collector rejected a frame',
   CW_TRANSPORT_TIMEOUT: 'the collector did not acknowledge in time',
+  CW_TRANSPORT_SPOOL: 'the on-disk spool of unacknowledged batches could not be used',
+  CW_TRANSPORT_IDENTITY: 'the collector refused this agent identity (revoked, flagged as a clone, or credentials rejected)',
   // --- signing ---
   CW_PE_TRUNCATED: 'PE file ends before a structure its headers declare',
   CW_PE_MALFORMED: 'PE headers are inconsistent',

@@ -8,6 +8,6 @@ export function createLogger(level = process.env.CHAINWATCH_LOG_LEVEL ?? 'info')
   return pino({
     level,
     base: { app: 'chainwatch-agent' },
-    redact: { paths: ['token', '*.token', 'enroll_secret', '*.enroll_secret', 'headers.authorization', 'ca_pem'], censor: '[redacted]' },
+    redact: { paths: ['token', '*.token', 'enroll_secret', '*.enroll_secret', 'headers.authorization', '*.headers.authorization', 'ca_pem', 'client_key', '*.client_key', 'key', '*.key'], censor: '[redacted]' },
   }, pino.destination(2));
 }

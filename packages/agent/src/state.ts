@@ -1,10 +1,13 @@
 /**
  * The agent's state file: its own identity (host id it generated, token the collector gave),
  * the pinned CA, and its sequence counters. Written atomically (temp file + rename) with mode
- * 0600, because the token is a credential.
+ * 0600, because the token is a credential; the folder is 0700.
+ *
+ * Batches themselves live in the spool (transport/spool.ts); `seq`/`acked_seq` here are only
+ * a floor for it (state files from before the spool existed).
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile, open } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile, open, chmod } from 'node:fs/promises';
 import path from 'node:path';
 import os from 'node:os';
 import { AgentError } from './errors.js';
@@ -15,6 +18,9 @@ export interface AgentState {
   collector?: string;
   ca_pem?: string;
   ca_fingerprint?: string;
+  /** mTLS: key and collector-signed certificate (both PEM), when the collector issued one. */
+  client_key?: string;
+  client_cert?: string;
   /** Last sequence number handed to a batch. */
   seq: number;
   /** Highest sequence the collector acknowledged. */
@@ -32,6 +38,7 @@ export class StateStore {
 
   async load(): Promise<AgentState> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    await chmod(this.dir, 0o700).catch(() => {});
     try {
       const raw = JSON.parse(await readFile(this.file, 'utf8')) as Partial<AgentState>;
       if (typeof raw.host_id !== 'string') throw new AgentError('CW_AGENT_STATE', `${this.file} has no host_id`);

@@ -77,8 +77,7 @@ function convert(e) {
     id: `${group}.${KIND[e.type]}.${idKey(e)}`,
     type: e.type,
     value: e.value,
-    ...(software ? { name: e.product, versions: e.versions, ...(VENDORS[e.product] ? { vendor: VENDORS[e.product] } : {}) } : {}),
-    ...(e.product.startsWith('Trading Technologies X_TRADER') && software ? { discontinued: true } : {}),
+    ...(software ? { name: DISPLAY_NAME[e.product] ?? e.product, versions: e.versions, ...(VENDORS[e.product] ? { vendor: VENDORS[e.product] } : {}) } : {}),
     product: e.product,
     ...(e.platform ? { platform: e.platform } : {}),
     ...(e.file_name ? { file_name: e.file_name } : {}),
@@ -90,8 +89,38 @@ function convert(e) {
   };
 }
 
+/**
+ * The name installers register (Programs list DisplayName, bundle name): the matcher compares
+ * normalised names exactly, so the indicator must carry the product's own name, not the
+ * vendor-qualified one the reference files it under.
+ */
+const DISPLAY_NAME = { 'Trading Technologies X_TRADER': 'X_TRADER' };
+
+/**
+ * X_TRADER was retired in 2020 yet still downloadable in 2022 — how the 3CX compromise began.
+ * Any installed version is a finding, so besides the trojanized version the feed carries one
+ * version-less indicator marked `discontinued`, derived from the same reference entry.
+ */
+function discontinued(entries) {
+  return entries.filter((e) => e.type === 'software' && e.product === 'Trading Technologies X_TRADER').map((e) => ({
+    id: 'XTrader.Software.Discontinued',
+    type: 'software',
+    value: 'X_TRADER (any version): discontinued product',
+    name: DISPLAY_NAME[e.product],
+    vendor: VENDORS[e.product],
+    discontinued: true,
+    product: e.product,
+    platform: e.platform,
+    severity: 'high',
+    description: 'Trading Technologies retired X_TRADER in 2020, but it stayed downloadable; a trojanized installer of it started the 3CX compromise. Any installed version is unsupported software to remove. Derived from the reference entry for X_TRADER 7.17.90p608.',
+    source: e.source,
+    ...(convert(e).reference ? { reference: convert(e).reference } : {}),
+    tags: ['x_trader', 'discontinued'],
+  }));
+}
+
 const reference = JSON.parse(readFileSync(refPath, 'utf8'));
-const indicators = reference.map(convert);
+const indicators = [...reference.map(convert), ...discontinued(reference)];
 const ids = new Set(indicators.map((i) => i.id));
 if (ids.size !== indicators.length) die('duplicate ids: lengthen the id key');
 const text = `${JSON.stringify({ feed: '3cx-xtrader', indicators }, null, 2)}\n`;

@@ -14,6 +14,12 @@ import { hostRoutes } from './routes/hosts.js';
 import { indicatorRoutes } from './routes/indicators.js';
 import { agentRoutes } from './routes/agents.js';
 import { healthRoutes } from './routes/health.js';
+import { installRoutes } from './routes/install.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { adminRoutes } from './routes/admin.js';
+import type { TransportSettings } from './plugins/guard.js';
+import { searchRoutes } from './routes/search.js';
+import { registerDocs } from './routes/docs.js';
 
 export interface BuildOptions {
   svc: CollectorService;
@@ -23,6 +29,11 @@ export interface BuildOptions {
   bodyLimit?: number;
   offlineAfterMs?: number;
   heartbeatS?: number;
+  /** Transport guards (mTLS, client CA, failed-auth and frame-rate limits): plugins/guard.ts. */
+  transport?: Partial<TransportSettings>;
+  /** Slowloris bounds: whole headers within headersTimeoutMs (default 10 s), a whole request within requestTimeoutMs (default 300 s). */
+  headersTimeoutMs?: number;
+  requestTimeoutMs?: number;
 }
 
 export interface Collector { app: FastifyInstance; svc: CollectorService; connectedAgents(): number }
@@ -34,7 +45,13 @@ export async function build(opts: BuildOptions): Promise<Collector> {
     trustProxy: false,
     ajv: undefined,
   };
-  if (opts.tls) serverOpts.https = { cert: opts.tls.cert, key: opts.tls.key };
+  // Node enforces header/request timeouts on a timer; check every second so a slowloris socket is cut promptly.
+  const timeouts = { headersTimeout: opts.headersTimeoutMs ?? 10_000, requestTimeout: opts.requestTimeoutMs ?? 300_000, connectionsCheckingInterval: 1000 };
+  serverOpts.requestTimeout = timeouts.requestTimeout;
+  serverOpts.connectionTimeout = 120_000;
+  if (opts.tls) serverOpts.https = { cert: opts.tls.cert, key: opts.tls.key, ...timeouts,
+    ...(opts.transport?.mtls && opts.transport.clientCa ? { requestCert: true, rejectUnauthorized: false, ca: [opts.transport.clientCa.cert] } : {}) } as { cert: string; key: string };
+  else (serverOpts as { http?: object }).http = timeouts;
   const app = Fastify(serverOpts).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
   app.decorateRequest('principal', null);
@@ -59,15 +76,21 @@ export async function build(opts: BuildOptions): Promise<Collector> {
   });
 
   await app.register(rateLimit, { global: false });
+  await registerDocs(app);
   await app.register(healthRoutes, { svc: opts.svc });
+  await app.register(installRoutes, { svc: opts.svc });
   await app.register(async (api) => {
     await api.register(agentRoutes, { svc: opts.svc });
     await api.register(alertRoutes, { svc: opts.svc });
     await api.register(hostRoutes, { svc: opts.svc, offlineAfterMs: opts.offlineAfterMs ?? 15 * 60_000 });
     await api.register(indicatorRoutes, { svc: opts.svc });
+    await api.register(adminRoutes, { svc: opts.svc });
+    await api.register(searchRoutes, { svc: opts.svc });
   }, { prefix: '/api/v1' });
 
-  const ingest = registerIngest(app, { svc: opts.svc, maxFrameBytes: opts.maxFrameBytes ?? 8 * 1024 * 1024, heartbeatS: opts.heartbeatS ?? 60, maxViolations: 5 });
+  const ingest = registerIngest(app, { svc: opts.svc, maxFrameBytes: opts.maxFrameBytes ?? 8 * 1024 * 1024, heartbeatS: opts.heartbeatS ?? 60, maxViolations: 5, transport: opts.transport });
+  await app.register(metricsRoutes, { svc: opts.svc, connected: ingest.connected });
   app.addHook('onClose', async () => { await ingest.close(); });
+  app.addHook('onClose', (await import('./feeds/taxii.js')).startTaxiiPolling(opts.svc, opts.svc.log)); // TAXII 2.1 pull, stopped on close
   return { app, svc: opts.svc, connectedAgents: ingest.connected };
 }

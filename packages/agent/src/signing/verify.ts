@@ -5,6 +5,7 @@
  * only I/O failures (unreadable, too large) throw, as AgentError, for the caller to report.
  * verifyBuffer is the pure core; verifyFile adds the read.
  */
+import { inspectMachO } from './macho.js';
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import type { SignatureInfo, SignatureItem, Verdict } from '@chainwatch/shared';
@@ -172,20 +173,8 @@ function imageDigestUnpadded(buf: Buffer, pe: PeInfo, alg: DigestName): string {
   return h.digest('hex');
 }
 
-/**
- * Integration point for Mach-O: macho.ts (another engineer's) exports
- * inspectMachO(buf): { verdict, reason, identifier?, team_id?, signatures }. Imported lazily so
- * this module builds and runs before macho.ts exists.
- */
 async function verifyMachO(buf: Buffer, path: string): Promise<SignatureItem> {
-  type MachO = { inspectMachO(b: Buffer): { verdict: Verdict; reason: string; identifier?: string; team_id?: string; signatures: SignatureInfo[] } };
-  let mod: MachO;
-  try {
-    mod = (await import(['.', 'macho.js'].join('/'))) as MachO;
-  } catch {
-    return item(path, 'macho', 'unsigned', 'Mach-O signature checks are not available in this build');
-  }
-  const r = mod.inspectMachO(buf);
+  const r = inspectMachO(buf);
   const out = item(path, 'macho', r.verdict, r.reason, r.signatures);
   if (r.identifier !== undefined) out.identifier = r.identifier.slice(0, 512);
   if (r.team_id !== undefined) out.team_id = r.team_id.slice(0, 64);

@@ -1,10 +1,13 @@
+/**
+ * The agent's few HTTP calls (enroll, rotate): JSON POST with bounded time and response size;
+ * TLS verified against `ca` when given, client certificate presented when the agent has one.
+ */
 import http from 'node:http';
 import https from 'node:https';
 import { tlsServerName } from './tls.js';
 
-export interface HttpTarget { url: URL; ca?: string | undefined }
+export interface HttpTarget { url: URL; ca?: string | undefined; auth?: string | undefined; clientCert?: { cert: string; key: string } | undefined }
 
-/** JSON POST with bounded time and response size; TLS verified against `ca` when given. */
 export function postJson(target: HttpTarget, path: string, body: unknown, timeoutMs = 15_000): Promise<{ status: number; json: unknown }> {
   const u = new URL(path, target.url);
   const payload = Buffer.from(JSON.stringify(body));
@@ -12,9 +15,9 @@ export function postJson(target: HttpTarget, path: string, body: unknown, timeou
   return new Promise((resolve, reject) => {
     const req = lib.request(u, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'content-length': payload.length },
+      headers: { 'content-type': 'application/json', 'content-length': payload.length, ...(target.auth ? { authorization: target.auth } : {}) },
       timeout: timeoutMs,
-      ...(u.protocol === 'https:' ? { ca: target.ca, servername: tlsServerName(u.hostname), rejectUnauthorized: true } : {}),
+      ...(u.protocol === 'https:' ? { ca: target.ca, servername: tlsServerName(u.hostname), rejectUnauthorized: true, ...(target.clientCert ?? {}) } : {}),
     }, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;

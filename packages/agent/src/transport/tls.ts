@@ -52,3 +52,15 @@ export async function fetchPinnedCa(host: string, port: number, pin: string, tim
 export function tlsServerName(host: string): string | undefined {
   return /^[\d.]+$/.test(host) || host.includes(':') ? undefined : host;
 }
+
+const TLS_VERIFY_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME|UNABLE_TO_GET_ISSUER/;
+
+/**
+ * A certificate-verification failure is not a network blip: retrying cannot fix it and it may
+ * be an impostor. Turns such errors into CW_TRANSPORT_TLS_PIN (fatal); others → null.
+ */
+export function tlsVerifyFailure(err: unknown): AgentError | null {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !TLS_VERIFY_CODES.test(code)) return null;
+  return new AgentError('CW_TRANSPORT_TLS_PIN', `the collector's certificate is not issued by the pinned CA (${code}); refusing to connect`);
+}

@@ -5,7 +5,7 @@ import http from 'node:http';
 import type { Writable } from 'node:stream';
 import { CollectorService } from '../service.js';
 import { createLogger } from '../log.js';
-import { audit, createApiToken, createEnrollSecret, listApiTokens, revokeApiToken, ROLES, type Role } from '../store/auth.js';
+import { audit, clearFlag, requestRotation, revokeHost, createApiToken, createEnrollSecret, listApiTokens, revokeApiToken, ROLES, type Role } from '../store/auth.js';
 import { nowIso } from '../store/db.js';
 import { usage, intOpt } from './args.js';
 import { Errors } from '../errors.js';
@@ -16,7 +16,7 @@ export const ADMIN_USAGE = `chainwatch-collector token create --role admin|analy
 chainwatch-collector token list|revoke ID [--db FILE]
 chainwatch-collector enroll-secret create [--label L] [--expires ISO-DATE] [--max-uses N] [--db FILE]
 chainwatch-collector enroll-secret list|revoke ID [--db FILE]
-chainwatch-collector hosts list|revoke ID [--db FILE]
+chainwatch-collector hosts list|revoke ID|rotate ID|unflag ID [--db FILE]
 chainwatch-collector indicators push FILE [--feed NAME] [--format json|stix|misp|csv] [--replace]
                                     [--db FILE | --url URL --token T [--ca-file PEM]]`;
 
@@ -30,7 +30,7 @@ export async function runToken(args: string[], out: Writable): Promise<number> {
   const svc = open(values.db);
   try {
     if (sub === 'create') {
-      if (!ROLES.includes(values.role as Role)) throw new Errors.CW_USAGE(`--role must be one of ${ROLES.join(', ')}`);
+      if (!ROLES.includes(values.role as Role)) throw new Errors.CW_CLI_USAGE(`--role must be one of ${ROLES.join(', ')}`);
       const t = createApiToken(svc.db, values.role as Role, values.label ?? null);
       audit(svc.db, actor, 'token.create', String(t.id), { role: values.role });
       out.write(`${t.token}\n`);
@@ -40,7 +40,7 @@ export async function runToken(args: string[], out: Writable): Promise<number> {
       if (!revokeApiToken(svc.db, Number(id))) throw new Errors.CW_NOT_FOUND(`active token ${id}`);
       audit(svc.db, actor, 'token.revoke', id);
       out.write(`revoked token ${id}\n`);
-    } else throw new Errors.CW_USAGE('token create|list|revoke ID');
+    } else throw new Errors.CW_CLI_USAGE('token create|list|revoke ID');
   } finally { svc.close(); }
   return 0;
 }
@@ -52,7 +52,7 @@ export async function runEnrollSecret(args: string[], out: Writable): Promise<nu
   const svc = open(values.db);
   try {
     if (sub === 'create') {
-      if (values.expires && Number.isNaN(Date.parse(values.expires))) throw new Errors.CW_USAGE('--expires must be a date');
+      if (values.expires && Number.isNaN(Date.parse(values.expires))) throw new Errors.CW_CLI_USAGE('--expires must be a date');
       const s = createEnrollSecret(svc.db, { label: values.label ?? null, expiresAt: values.expires ? new Date(values.expires).toISOString() : null,
         maxUses: values['max-uses'] ? intOpt(values['max-uses'], 'max-uses', 1) : null });
       audit(svc.db, actor, 'enroll_secret.create', String(s.id));
@@ -63,7 +63,7 @@ export async function runEnrollSecret(args: string[], out: Writable): Promise<nu
       if (svc.db.prepare('UPDATE enroll_secrets SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(nowIso(), Number(id)).changes !== 1) throw new Errors.CW_NOT_FOUND(`active enroll secret ${id}`);
       audit(svc.db, actor, 'enroll_secret.revoke', id);
       out.write(`revoked enroll secret ${id}\n`);
-    } else throw new Errors.CW_USAGE('enroll-secret create|list|revoke ID');
+    } else throw new Errors.CW_CLI_USAGE('enroll-secret create|list|revoke ID');
   } finally { svc.close(); }
   return 0;
 }
@@ -74,12 +74,22 @@ export async function runHosts(args: string[], out: Writable): Promise<number> {
   const svc = open(values.db);
   try {
     if (sub === 'list') {
-      for (const r of svc.db.prepare('SELECT id, hostname, os, enrolled_at, last_seen, revoked_at FROM hosts ORDER BY hostname').all()) out.write(JSON.stringify(r) + '\n');
+      for (const r of svc.db.prepare('SELECT id, hostname, os, enrolled_at, last_seen, revoked_at, flagged FROM hosts ORDER BY hostname').all()) out.write(JSON.stringify(r) + '\n');
     } else if (sub === 'revoke' && id) {
-      if (svc.db.prepare('UPDATE hosts SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(nowIso(), id).changes !== 1) throw new Errors.CW_NOT_FOUND(`active host ${id}`);
+      // A running collector closes the host's live connection within seconds (plugins/ingest.ts).
+      if (!revokeHost(svc.db, id)) throw new Errors.CW_NOT_FOUND(`active host ${id}`);
       audit(svc.db, actor, 'host.revoke', id);
       out.write(`revoked host ${id}\n`);
-    } else throw new Errors.CW_USAGE('hosts list|revoke ID');
+    } else if (sub === 'rotate' && id) {
+      // The agent is told on its next (or current) connection and swaps its token itself.
+      if (!requestRotation(svc.db, id)) throw new Errors.CW_NOT_FOUND(`active host ${id}`);
+      audit(svc.db, actor, 'host.rotate_requested', id);
+      out.write(`token rotation requested for host ${id}\n`);
+    } else if (sub === 'unflag' && id) {
+      if (!clearFlag(svc.db, id)) throw new Errors.CW_NOT_FOUND(`flagged host ${id}`);
+      audit(svc.db, actor, 'host.unflag', id);
+      out.write(`cleared the clone flag of host ${id}\n`);
+    } else throw new Errors.CW_CLI_USAGE('hosts list|revoke ID|rotate ID|unflag ID');
   } finally { svc.close(); }
   return 0;
 }
@@ -104,14 +114,14 @@ export async function runIndicators(args: string[], out: Writable): Promise<numb
     db: { type: 'string' }, url: { type: 'string' }, token: { type: 'string' }, feed: { type: 'string' }, format: { type: 'string' },
     replace: { type: 'boolean' }, 'ca-file': { type: 'string' } } }));
   const [sub, file] = positionals;
-  if (sub !== 'push' || !file) throw new Errors.CW_USAGE('indicators push FILE');
-  if (values.format && !['json', 'stix', 'misp', 'csv'].includes(values.format)) throw new Errors.CW_USAGE('--format must be json, stix, misp or csv');
+  if (sub !== 'push' || !file) throw new Errors.CW_CLI_USAGE('indicators push FILE');
+  if (values.format && !['json', 'stix', 'misp', 'csv'].includes(values.format)) throw new Errors.CW_CLI_USAGE('--format must be json, stix, misp or csv');
   const text = readFileSync(file, 'utf8');
   if (values.url) {
     const token = values.token ?? process.env.CHAINWATCH_TOKEN;
-    if (!token) throw new Errors.CW_USAGE('--url needs --token (or CHAINWATCH_TOKEN)');
+    if (!token) throw new Errors.CW_CLI_USAGE('--url needs --token (or CHAINWATCH_TOKEN)');
     const replace = values.replace === true;
-    if (replace && !values.feed) throw new Errors.CW_USAGE('--replace needs --feed NAME');
+    if (replace && !values.feed) throw new Errors.CW_CLI_USAGE('--replace needs --feed NAME');
     const u = new URL(replace ? `/api/v1/feeds/${encodeURIComponent(values.feed!)}` : '/api/v1/indicators', values.url);
     if (!replace && values.feed) u.searchParams.set('feed', values.feed);
     if (values.format) u.searchParams.set('format', values.format);

@@ -36,9 +36,21 @@ export const BUILTINS: readonly BuiltinDetection[] = [
     indicator: {
       ...base, id: 'Builtin.SignatureNotValid', type: 'signer', value: 'signed file whose signature does not verify',
       severity: 'high', tags: ['builtin', 'code-signing'],
-      description: 'A file carries a code signature that does not verify (changed after signing, bad signature, untrusted chain, expired without timestamp, or malformed).',
+      description: 'A file carries a code signature that does not verify: changed after signing, bad signature, expired without timestamp, or malformed.',
       reference: null,
     },
-    test: (item) => item.kind === 'signature' && item.verdict !== 'valid' && item.verdict !== 'unsigned',
+    test: (item) => item.kind === 'signature' && item.verdict !== 'valid' && item.verdict !== 'unsigned' && item.verdict !== 'untrusted_chain',
+  },
+  {
+    // Integrity holds but no path to a trusted root: often only a matter of trust policy (a
+    // Linux CA bundle holds no Microsoft code-signing roots, an internal CA is not deployed),
+    // so it is reported apart and low, not buried with tampered files or flooding them.
+    indicator: {
+      ...base, id: 'Builtin.SignatureUntrusted', type: 'signer', value: 'signed file whose signer does not chain to a trusted root',
+      severity: 'low', tags: ['builtin', 'code-signing'],
+      description: 'The signature is intact but its certificate chain does not reach a trusted root (add the root with --trust if it is yours). A genuine-looking signer from an unknown CA deserves a look.',
+      reference: null,
+    },
+    test: (item) => item.kind === 'signature' && item.verdict === 'untrusted_chain',
   },
 ];

@@ -1,7 +1,8 @@
 /**
  * The matcher: indicators compiled into hash maps by lookup key, so each inventory item costs
  * one map probe per key it has (a file: its hashes and name), whatever the number of
- * indicators. Only glob file-name patterns are tested one by one, and they are few.
+ * indicators. Glob file-name patterns are indexed by literal tail/head (match/glob.ts), so
+ * they too cost a few probes per file, not one test per pattern.
  *
  * Pure: no I/O, no SQLite, no Fastify.
  */
@@ -10,6 +11,9 @@ import { indicatorKey, type StoredIndicator } from './indicator.js';
 import { itemKeys, baseName } from './keys.js';
 import { compareVersions, satisfies } from './version.js';
 import { BUILTINS } from './builtin.js';
+import { GlobIndex, globToRegExp } from './glob.js';
+
+export { globToRegExp } from './glob.js';
 
 export interface CompiledIndicator {
   id: string;
@@ -18,31 +22,20 @@ export interface CompiledIndicator {
   spec: Record<string, unknown>;
   key: string | null;
   glob: RegExp | null;
+  /** The glob as written, for glob indicators. */
+  pattern: string | undefined;
   from: number;
   until: number;
 }
 
-/** Shell-style glob (`*`, `?`, `[…]`) to an anchored, case-insensitive RegExp. */
-export function globToRegExp(glob: string): RegExp {
-  let re = '';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i]!;
-    if (c === '*') re += '.*';
-    else if (c === '?') re += '.';
-    else if (c === '[') {
-      const j = glob.indexOf(']', i + 1);
-      if (j < 0) re += '\\[';
-      else { re += `[${glob.slice(i + 1, j).replace(/^!/, '^').replace(/\\/g, '\\\\')}]`; i = j; }
-    } else re += c.replace(/[.+^${}()|\\/]/g, '\\$&');
-  }
-  return new RegExp(`^${re}$`, 'i');
-}
+const EMPTY_SPEC: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
 
 export function compile(ind: Pick<StoredIndicator, 'id' | 'type' | 'severity' | 'spec' | 'value' | 'valid_from' | 'valid_until'>): CompiledIndicator {
   const key = indicatorKey(ind);
   return {
-    id: ind.id, type: ind.type, severity: ind.severity, spec: ind.spec, key,
+    id: ind.id, type: ind.type, severity: ind.severity, spec: Object.keys(ind.spec).length ? ind.spec : EMPTY_SPEC, key,
     glob: key === null ? globToRegExp(ind.value) : null,
+    pattern: key === null ? ind.value : undefined,
     from: ind.valid_from ? Date.parse(ind.valid_from) : -Infinity,
     until: ind.valid_until ? Date.parse(ind.valid_until) : Infinity,
   };
@@ -72,45 +65,56 @@ export function refine(ind: CompiledIndicator, item: InventoryItem): boolean {
 
 const BUILTIN_COMPILED = BUILTINS.map((b) => compile(b.indicator));
 
+type GlobIndicator = CompiledIndicator & { pattern: string; re: RegExp };
+
 export class Matcher {
-  private readonly byKey = new Map<string, CompiledIndicator[]>();
+  // One indicator per key is the common case: stored bare, an array only when keys are shared.
+  private readonly byKey = new Map<string, CompiledIndicator | CompiledIndicator[]>();
   private readonly byId = new Map<string, CompiledIndicator>();
-  private globs: CompiledIndicator[] = [];
+  private readonly globs = new GlobIndex<GlobIndicator>();
 
   get size(): number { return this.byId.size; }
 
   add(ind: CompiledIndicator): void {
     if (this.byId.has(ind.id)) this.remove(ind.id);
     this.byId.set(ind.id, ind);
-    if (ind.key === null) { this.globs.push(ind); return; }
-    const list = this.byKey.get(ind.key);
-    if (list) list.push(ind); else this.byKey.set(ind.key, [ind]);
+    if (ind.key === null) { this.globs.add(Object.assign(ind, { pattern: ind.pattern ?? '', re: ind.glob! }) as GlobIndicator); return; }
+    const cur = this.byKey.get(ind.key);
+    if (cur === undefined) this.byKey.set(ind.key, ind);
+    else if (Array.isArray(cur)) cur.push(ind);
+    else this.byKey.set(ind.key, [cur, ind]);
   }
 
   remove(id: string): void {
     const ind = this.byId.get(id);
     if (!ind) return;
     this.byId.delete(id);
-    if (ind.key === null) { this.globs = this.globs.filter((g) => g.id !== id); return; }
-    const list = this.byKey.get(ind.key)!.filter((g) => g.id !== id);
-    if (list.length) this.byKey.set(ind.key, list); else this.byKey.delete(ind.key);
+    if (ind.key === null) { this.globs.remove((g) => g.id === id); return; }
+    const cur = this.byKey.get(ind.key)!;
+    const list = (Array.isArray(cur) ? cur : [cur]).filter((g) => g.id !== id);
+    if (list.length > 1) this.byKey.set(ind.key, list);
+    else if (list.length === 1) this.byKey.set(ind.key, list[0]!);
+    else this.byKey.delete(ind.key);
   }
+
+  /** Glob indicators matching a file's base name or path (retro-hunt uses this on stored names). */
+  matchGlobs(name: string, path: string): CompiledIndicator[] { return this.globs.match(name, path); }
 
   /** Indicators (and built-in detections) that this item hits, active at `now`. */
   match(item: InventoryItem, now = Date.now(), keys: readonly string[] = itemKeys(item)): CompiledIndicator[] {
     const hits: CompiledIndicator[] = [];
-    for (const k of keys) {
-      const list = this.byKey.get(k);
-      if (!list) continue;
-      for (const ind of list) if (ind.from <= now && now <= ind.until && refine(ind, item)) hits.push(ind);
+    for (let i = 0; i < keys.length; i++) {
+      const cur = this.byKey.get(keys[i]!);
+      if (cur === undefined) continue;
+      if (!Array.isArray(cur)) { if (cur.from <= now && now <= cur.until && refine(cur, item)) hits.push(cur); continue; }
+      for (const ind of cur) if (ind.from <= now && now <= ind.until && refine(ind, item)) hits.push(ind);
     }
-    if (item.kind === 'file' && this.globs.length) {
-      const name = baseName(item.path);
-      for (const g of this.globs) {
-        if (g.from <= now && now <= g.until && g.glob!.test(g.glob!.source.includes('\\/') ? item.path : name)) hits.push(g);
-      }
+    if (item.kind === 'file' && this.globs.size) {
+      for (const g of this.globs.match(baseName(item.path), item.path)) if (g.from <= now && now <= g.until) hits.push(g);
     }
-    for (let i = 0; i < BUILTINS.length; i++) if (BUILTINS[i]!.test(item, now)) hits.push(BUILTIN_COMPILED[i]!);
+    if (item.kind === 'certificate' || item.kind === 'signature') {
+      for (let i = 0; i < BUILTINS.length; i++) if (BUILTINS[i]!.test(item, now)) hits.push(BUILTIN_COMPILED[i]!);
+    }
     return hits.length > 1 ? [...new Set(hits)] : hits;
   }
 }

@@ -10,10 +10,12 @@
  *   thumb:<hex>      certificate SHA-1 / SHA-256 thumbprint
  *   signer:<text>    signer subject CN or O, lower case
  */
-import { normalizeSoftwareName, type CertIdentity, type InventoryItem } from '@chainwatch/shared';
+import { normalizeSerial, normalizeSoftwareName, type CertIdentity, type InventoryItem } from '@chainwatch/shared';
 
 function certKeys(c: CertIdentity, out: Set<string>): void {
-  out.add(`serial:${c.serial}`);
+  // Agents send normalised serials, but the collector does not trust that: both sides meet
+  // only through normalizeSerial().
+  out.add(`serial:${normalizeSerial(c.serial) ?? c.serial.toLowerCase()}`);
   out.add(`thumb:${c.sha1}`);
   out.add(`thumb:${c.sha256}`);
   for (const v of [c.subject_cn, c.subject_o]) if (v) out.add(`signer:${v.trim().toLowerCase()}`);
@@ -25,29 +27,32 @@ export function baseName(p: string): string {
 }
 
 export function itemKeys(item: InventoryItem): string[] {
-  const out = new Set<string>();
   switch (item.kind) {
-    case 'file':
-      out.add(`h:${item.sha256}`);
-      if (item.sha1) out.add(`h:${item.sha1}`);
-      if (item.md5) out.add(`h:${item.md5}`);
-      if (item.authenticode_sha256) out.add(`h:${item.authenticode_sha256}`);
-      if (item.authenticode_sha1) out.add(`h:${item.authenticode_sha1}`);
-      out.add(`fn:${baseName(item.path).toLowerCase()}`);
-      break;
+    case 'file': {
+      // Hot path at ingest: an array, not a Set (digests of different lengths cannot collide;
+      // a repeated key only costs a second probe, and match() deduplicates hits).
+      const out = [`h:${item.sha256}`, `fn:${baseName(item.path).toLowerCase()}`];
+      if (item.sha1) out.push(`h:${item.sha1}`);
+      if (item.md5) out.push(`h:${item.md5}`);
+      if (item.authenticode_sha256 && item.authenticode_sha256 !== item.sha256) out.push(`h:${item.authenticode_sha256}`);
+      if (item.authenticode_sha1 && item.authenticode_sha1 !== item.sha1) out.push(`h:${item.authenticode_sha1}`);
+      return out;
+    }
     case 'software':
-      out.add(`sw:${normalizeSoftwareName(item.name)}`);
-      break;
-    case 'signature':
+      return [`sw:${normalizeSoftwareName(item.name)}`];
+    case 'signature': {
+      const out = new Set<string>();
       for (const s of item.signatures) certKeys(s.signer, out);
       if (item.sha256) out.add(`h:${item.sha256}`);
       if (item.authenticode_sha256) out.add(`h:${item.authenticode_sha256}`);
-      break;
-    case 'certificate':
+      return [...out];
+    }
+    case 'certificate': {
+      const out = new Set<string>();
       certKeys(item.cert, out);
-      break;
+      return [...out];
+    }
     default:
-      break;
+      return [];
   }
-  return [...out];
 }

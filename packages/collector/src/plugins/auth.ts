@@ -1,11 +1,13 @@
 /**
  * API authentication: `Authorization: Bearer <token>`, looked up by hash. Roles are ordered
- * (viewer < analyst < admin); each route names the least role it needs.
+ * (viewer < analyst < admin); each route names the least role it needs. Failed attempts count
+ * against the caller's address (plugins/guard.ts); past the limit the answer is 429.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { DB } from '../store/db.js';
-import { verifyApiToken, type Role } from '../store/auth.js';
+import { verifyApiToken, touchApiToken, type Role } from '../store/auth.js';
 import { Errors } from '../errors.js';
+import { transportContext } from './guard.js';
 
 const RANK: Record<Role, number> = { viewer: 0, analyst: 1, admin: 2 };
 
@@ -22,14 +24,17 @@ export function bearer(req: FastifyRequest): string | null {
   return m ? m[1]! : null;
 }
 
-/** preHandler factory: 401 without a valid token, 403 when the role ranks below `min`. */
+/** preHandler factory: 429 past the failure limit, 401 without a valid token, 403 when the role ranks below `min`. */
 export function requireRole(db: DB, min: Role, action: string) {
   return async (req: FastifyRequest, _reply: FastifyReply): Promise<void> => {
+    const { limiter } = transportContext(db);
+    if (limiter.blocked(req.ip)) throw new Errors.CW_RATE_LIMITED();
     const token = bearer(req);
-    if (!token) throw new Errors.CW_AUTH_MISSING();
+    if (!token) { limiter.fail(req.ip); throw new Errors.CW_AUTH_MISSING(); }
     const p = verifyApiToken(db, token);
-    if (!p) throw new Errors.CW_AUTH_BAD_TOKEN();
+    if (!p) { limiter.fail(req.ip); req.log.warn({ ip: req.ip }, 'API authentication failed'); throw new Errors.CW_AUTH_BAD_TOKEN(); }
     if (RANK[p.role] < RANK[min]) throw new Errors.CW_AUTH_FORBIDDEN(p.role, action);
+    touchApiToken(db, p.id);
     req.principal = { tokenId: p.id, role: p.role };
   };
 }

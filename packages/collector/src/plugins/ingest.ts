@@ -1,16 +1,20 @@
 /**
  * The agent stream: WebSocket at /api/v1/agents/stream.
  *
- *   agent scan → chunk → frame{seq} ──wss──▶ upgrade: Bearer <host>.<token> checked (401 before any frame)
- *        ▲                                   │ parse (size, UTF-8, depth) → validate (shared schemas)
+ *   agent scan → spool{seq, fsync} ──wss──▶ upgrade: failed-auth limit per IP → Bearer <host>.<token>
+ *        ▲                                   + instance digest (clone check) + client cert (--mtls): refused before any frame
+ *        │                                   │ frame rate limit → parse (size, UTF-8, depth) → validate (shared schemas)
  *        │                                   ▼
  *        └────────── ack{seq} ◀── commit ◀── InventoryStore.apply: items, host_items, match → alerts, last_seq
  *
  * A frame is acknowledged only after its transaction commits; a replayed seq is acknowledged
  * again without being applied (exactly-once effect). Bad frames get an error frame and change
- * nothing; repeated violations close the connection (1008).
+ * nothing; repeated violations close the connection (1008). After a failed commit the
+ * connection takes nothing more (1011): later batches must not overtake the failed one.
+ * Backpressure: while acks pile up unsent (the agent does not read), we stop reading its socket.
  */
 import type { IncomingMessage } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -21,20 +25,27 @@ import {
 import type { CollectorService } from '../service.js';
 import { verifyAgentToken } from '../store/auth.js';
 import { nowIso } from '../store/db.js';
+import { metrics } from '../metrics.js';
+import { transportContext, type TransportContext, type TransportSettings } from './guard.js';
 
 export interface IngestOptions {
   svc: CollectorService;
   maxFrameBytes: number;
   heartbeatS: number;
   maxViolations: number;
+  transport?: Partial<TransportSettings> | undefined;
 }
 
 const PATH = '/api/v1/agents/stream';
+/** Unsent bytes to one agent past which we stop reading from it, and below which we resume. */
+const HIGH_WATER = 1024 * 1024, LOW_WATER = 256 * 1024;
+const STATUS_TEXT: Record<number, string> = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 429: 'Too Many Requests' };
 
 function refuse(socket: Duplex, status: number, code: WireErrorCode, message: string): void {
-  const body = JSON.stringify({ statusCode: status, code, error: status === 401 ? 'Unauthorized' : status === 409 ? 'Conflict' : 'Forbidden', message });
-  socket.end(`HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 409 ? 'Conflict' : status === 404 ? 'Not Found' : 'Forbidden'}\r\n`
-    + `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  const text = STATUS_TEXT[status] ?? 'Forbidden';
+  const body = JSON.stringify({ statusCode: status, code, error: text, message });
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n`
+    + `X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`);
 }
 
 /** `Bearer <host_id>.<token>` → parts, or null. */
@@ -43,48 +54,101 @@ function agentCredentials(req: IncomingMessage): { hostId: string; token: string
   return m ? { hostId: m[1]!.toLowerCase(), token: m[2]! } : null;
 }
 
+/** With --mtls: the TLS layer verified the chain; the certificate must also be this host's current one. */
+function clientCertOk(req: IncomingMessage, hostId: string, serial: string | null): boolean {
+  const sock = req.socket as TLSSocket;
+  if (typeof sock.getPeerCertificate !== 'function' || !sock.authorized) return false;
+  const cert = sock.getPeerCertificate();
+  const cn = Array.isArray(cert.subject?.CN) ? cert.subject.CN[0] : cert.subject?.CN;
+  return cn === hostId && serial !== null && cert.serialNumber?.toLowerCase().replace(/^0+/, '') === serial.replace(/^0+/, '');
+}
+
+type Auth = { ok: true; hostId: string; lastSeq: number; rotate: boolean } | { ok: false; status: number; code: WireErrorCode };
+
+function authenticate(svc: CollectorService, ctx: TransportContext, req: IncomingMessage, ip: string): Auth {
+  if (ctx.limiter.blocked(ip)) return { ok: false, status: 429, code: 'CW_RATE_LIMITED' };
+  const cred = agentCredentials(req);
+  if (!cred) { ctx.limiter.fail(ip); return { ok: false, status: 401, code: 'CW_AUTH_MISSING' }; }
+  const instance = typeof req.headers['x-chainwatch-instance'] === 'string' && /^[0-9a-f]{64}$/.test(req.headers['x-chainwatch-instance'])
+    ? req.headers['x-chainwatch-instance'] : null;
+  const auth = verifyAgentToken(svc.db, cred.hostId, cred.token, instance);
+  if (!auth.ok) {
+    ctx.limiter.fail(ip);
+    svc.log.warn({ host_id: cred.hostId, reason: auth.reason, ip }, 'agent authentication failed');
+    if (auth.reason === 'revoked') return { ok: false, status: 403, code: 'CW_HOST_REVOKED' };
+    if (auth.reason === 'clone' || auth.reason === 'flagged') return { ok: false, status: 409, code: 'CW_HOST_FLAGGED' };
+    return { ok: false, status: 401, code: 'CW_AUTH_BAD_TOKEN' };
+  }
+  if (ctx.mtls && !clientCertOk(req, auth.hostId, auth.certSerial)) {
+    ctx.limiter.fail(ip);
+    svc.log.warn({ host_id: auth.hostId, ip }, 'agent without a valid client certificate refused');
+    return { ok: false, status: 401, code: 'CW_AUTH_CLIENT_CERT' };
+  }
+  if (ctx.sessions.has(auth.hostId)) {
+    svc.log.warn({ host_id: auth.hostId, ip }, 'second connection for one agent identity refused');
+    return { ok: false, status: 409, code: 'CW_AUTH_DUPLICATE_SESSION' };
+  }
+  return { ok: true, hostId: auth.hostId, lastSeq: auth.lastSeq, rotate: auth.rotate };
+}
+
 export function registerIngest(app: FastifyInstance, opts: IngestOptions): { connected(): number; close(): Promise<void> } {
   const { svc } = opts;
-  const sessions = new Map<string, WebSocket>();
+  const ctx = transportContext(svc.db, opts.transport ?? {});
   const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxFrameBytes, perMessageDeflate: true, clientTracking: true });
+  const told = new WeakMap<WebSocket, { rotate: boolean; alive: boolean }>();
+  let closing = false;
 
   app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://x');
     if (url.pathname !== PATH) return refuse(socket, 404, 'CW_NOT_FOUND', 'no WebSocket endpoint here');
-    const cred = agentCredentials(req);
-    if (!cred) return refuse(socket, 401, 'CW_AUTH_MISSING', 'send Authorization: Bearer <host_id>.<token>');
-    const auth = verifyAgentToken(svc.db, cred.hostId, cred.token);
-    if (!auth.ok) {
-      app.log.warn({ host_id: cred.hostId, reason: auth.reason, ip: req.socket.remoteAddress }, 'agent authentication failed');
-      return refuse(socket, auth.reason === 'revoked' ? 403 : 401, auth.reason === 'revoked' ? 'CW_HOST_REVOKED' : 'CW_AUTH_BAD_TOKEN', WireErrors[auth.reason === 'revoked' ? 'CW_HOST_REVOKED' : 'CW_AUTH_BAD_TOKEN']);
-    }
-    if (sessions.has(auth.hostId)) {
-      app.log.warn({ host_id: auth.hostId, ip: req.socket.remoteAddress }, 'second connection for one agent identity refused');
-      return refuse(socket, 409, 'CW_AUTH_DUPLICATE_SESSION', WireErrors.CW_AUTH_DUPLICATE_SESSION);
-    }
-    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, auth.hostId, auth.lastSeq));
+    if (closing) return refuse(socket, 409, 'CW_AUTH_DUPLICATE_SESSION', 'collector shutting down');
+    const ip = req.socket.remoteAddress ?? 'unknown';
+    const auth = authenticate(svc, ctx, req, ip);
+    if (!auth.ok) return refuse(socket, auth.status, auth.code, WireErrors[auth.code]);
+    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, auth.hostId, auth.lastSeq, auth.rotate));
   });
 
-  function onConnection(ws: WebSocket, hostId: string, lastSeq: number): void {
+  function onConnection(ws: WebSocket, hostId: string, lastSeq: number, rotate: boolean): void {
     const log = app.log.child({ host_id: hostId });
-    sessions.set(hostId, ws);
-    let violations = 0;
-    const send = (f: WelcomeFrame | AckFrame | ErrorFrame) => ws.send(JSON.stringify(f));
+    ctx.sessions.set(hostId, ws);
+    told.set(ws, { rotate, alive: true });
+    let violations = 0, broken = false, paused = false;
+    let tokens = ctx.frameRate * 2, refill = Date.now();
+    const send = (f: WelcomeFrame | AckFrame | ErrorFrame) => {
+      if (ws.readyState !== ws.OPEN) return;
+      ws.send(JSON.stringify(f), () => { if (paused && ws.bufferedAmount < LOW_WATER) { paused = false; ws.resume(); } });
+      if (!paused && ws.bufferedAmount > HIGH_WATER) { paused = true; ws.pause(); log.warn({ buffered: ws.bufferedAmount }, 'agent not reading; pausing its input'); }
+    };
     const reject = (code: WireErrorCode, message: string, seq?: number) => {
       violations++;
+      metrics.frameRejected(code);
       log.warn({ code, detail: message.slice(0, 300), violations }, 'frame rejected');
       send({ v: PROTOCOL_VERSION, type: 'error', code, message: message.slice(0, 2048), ...(seq !== undefined ? { seq } : {}) });
       if (violations >= opts.maxViolations) ws.close(1008, 'too many invalid frames');
     };
-    send({ v: PROTOCOL_VERSION, type: 'welcome', host_id: hostId, last_seq: lastSeq, heartbeat_s: opts.heartbeatS });
+    /** Token bucket: a flood of tiny frames is refused before any parsing work. */
+    const withinRate = (): boolean => {
+      const now = Date.now();
+      tokens = Math.min(ctx.frameRate * 2, tokens + ((now - refill) / 1000) * ctx.frameRate);
+      refill = now;
+      return --tokens >= 0;
+    };
+    send({ v: PROTOCOL_VERSION, type: 'welcome', host_id: hostId, last_seq: lastSeq, heartbeat_s: opts.heartbeatS, ...(rotate ? { rotate_token: true } : {}) });
     svc.db.prepare('UPDATE hosts SET last_seen = ? WHERE id = ?').run(nowIso(), hostId);
 
     ws.on('message', (data: Buffer, isBinary) => {
-      const r = parseAgentFrame(isBinary ? data : data.toString('utf8'), { maxBytes: opts.maxFrameBytes });
-      if (!r.ok) {
-        const seq = (() => { try { const s = (JSON.parse(data.toString('utf8')) as { seq?: unknown }).seq; return Number.isSafeInteger(s) ? s as number : undefined; } catch { return undefined; } })();
-        return reject(r.code, r.message, seq);
+      if (broken || closing) return;
+      const state = told.get(ws);
+      if (state) state.alive = true;
+      if (!withinRate()) {
+        broken = true;
+        log.warn('frame rate limit exceeded; closing');
+        send({ v: PROTOCOL_VERSION, type: 'error', code: 'CW_PROTO_RATE', message: WireErrors.CW_PROTO_RATE });
+        ws.close(1008, 'frame rate limit');
+        return;
       }
+      const r = parseAgentFrame(isBinary ? data : data.toString('utf8'), { maxBytes: opts.maxFrameBytes });
+      if (!r.ok) return reject(r.code, r.message, seqOf(data));
       const frame = r.value;
       if (frame.type === 'heartbeat') {
         svc.db.prepare('UPDATE hosts SET last_seen = ? WHERE id = ?').run(nowIso(), hostId);
@@ -92,22 +156,67 @@ export function registerIngest(app: FastifyInstance, opts: IngestOptions): { con
       }
       try {
         const res = svc.ingest(hostId, frame);
+        if (res.applied) metrics.batchCommitted(res.items, res.alerts);
         log.info({ seq: frame.seq, part: frame.part, final: frame.final, applied: res.applied, items: res.items, alerts: res.alerts, removed: res.removed }, 'batch committed');
         send({ v: PROTOCOL_VERSION, type: 'ack', seq: frame.seq, applied: res.applied });
       } catch (err) {
+        broken = true;
         log.error({ err, seq: frame.seq }, 'batch not stored');
         send({ v: PROTOCOL_VERSION, type: 'error', code: 'CW_STORE_FAILED', message: WireErrors.CW_STORE_FAILED, seq: frame.seq });
+        ws.close(1011, 'store failed; reconnect and resend');
       }
     });
-    ws.on('close', () => { if (sessions.get(hostId) === ws) sessions.delete(hostId); });
+    ws.on('pong', () => { const s = told.get(ws); if (s) s.alive = true; });
+    ws.on('close', () => { if (ctx.sessions.get(hostId) === ws) ctx.sessions.delete(hostId); });
     ws.on('error', (err) => log.warn({ err }, 'agent connection error'));
   }
 
+  const sweep = setInterval(() => sweepSessions(svc, ctx, told), Math.min(opts.heartbeatS * 1000, 2000));
+  const liveness = setInterval(() => {
+    for (const ws of ctx.sessions.values()) {
+      const s = told.get(ws);
+      if (s && !s.alive) { ws.terminate(); continue; }
+      if (s) s.alive = false;
+      ws.ping();
+    }
+  }, opts.heartbeatS * 2000);
+  sweep.unref(); liveness.unref();
+
   return {
-    connected: () => sessions.size,
+    connected: () => ctx.sessions.size,
     close: () => new Promise<void>((resolve) => {
+      closing = true;
+      clearInterval(sweep); clearInterval(liveness);
       for (const ws of wss.clients) ws.close(1001, 'collector shutting down');
-      wss.close(() => resolve());
+      const force = setTimeout(() => { for (const ws of wss.clients) ws.terminate(); }, 5000);
+      wss.close(() => { clearTimeout(force); resolve(); });
     }),
   };
+}
+
+/** Best-effort `seq` of a frame that failed validation, so the agent can tell which batch. */
+function seqOf(data: Buffer): number | undefined {
+  if (data.length > 64 * 1024 * 1024) return undefined;
+  try {
+    const s = (JSON.parse(data.toString('utf8')) as { seq?: unknown } | null)?.seq;
+    return Number.isSafeInteger(s) && (s as number) >= 0 ? s as number : undefined;
+  } catch { return undefined; }
+}
+
+/**
+ * Applies changes made elsewhere (API or `chainwatch-collector hosts revoke` on the same
+ * database file) to live connections: revoked hosts are disconnected (a flagged host keeps
+ * only the connection of the machine it was first bound to, so nothing to do here); a host asked
+ * to rotate is disconnected once so its next welcome carries `rotate_token`.
+ */
+function sweepSessions(svc: CollectorService, ctx: TransportContext, told: WeakMap<WebSocket, { rotate: boolean }>): void {
+  if (ctx.sessions.size === 0) return;
+  const rows = svc.db.prepare('SELECT id, revoked_at, flagged, rotate_requested FROM hosts WHERE revoked_at IS NOT NULL OR flagged IS NOT NULL OR rotate_requested = 1')
+    .all() as Array<{ id: string; revoked_at: string | null; flagged: string | null; rotate_requested: number }>;
+  for (const r of rows) {
+    const ws = ctx.sessions.get(r.id);
+    if (!ws) continue;
+    if (r.revoked_at) { svc.log.warn({ host_id: r.id }, 'host revoked; closing its connection'); ws.close(4003, 'host revoked'); ctx.sessions.delete(r.id); }
+    else if (r.rotate_requested && !told.get(ws)?.rotate) ws.close(4002, 'token rotation requested');
+  }
 }

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { InventoryFrame, InventoryItem, HostItem } from '@chainwatch/shared';
-import type { Matcher } from '../match/engine.js';
+import type { Matcher, CompiledIndicator } from '../match/engine.js';
 import { itemKeys } from '../match/keys.js';
 import type { DB } from './db.js';
 
@@ -19,33 +19,109 @@ export function canonicalJson(v: unknown): string {
   return `{${Object.keys(o).sort().filter((k) => o[k] !== undefined).map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
 }
 
+/**
+ * Whether two items have the same content, i.e. the same canonicalJson (and digest): same
+ * defined fields with equal values, in any order. Nested values (signatures, os) compare
+ * canonically; they are rare, flat fields are the common case.
+ */
+export function sameItem(a: InventoryItem, b: InventoryItem): boolean {
+  const x = a as unknown as Record<string, unknown>, y = b as unknown as Record<string, unknown>;
+  let n = 0;
+  for (const k in x) {
+    const v = x[k];
+    if (v === undefined) continue;
+    n++;
+    const w = y[k];
+    if (v === w) continue;
+    if (typeof v !== 'object' || typeof w !== 'object' || v === null || w === null || canonicalJson(v) !== canonicalJson(w)) return false;
+  }
+  for (const k in y) if (y[k] !== undefined) n--;
+  return n === 0;
+}
+
+/** Item kinds whose built-in detections depend on the clock (expiry): never served from the match cache. */
+const CLOCK_KINDS = new Set(['certificate', 'signature']);
+const NO_HITS: readonly CompiledIndicator[] = Object.freeze([]);
+
 export class InventoryStore {
   private readonly q;
 
   constructor(private readonly db: DB) {
+    // Ingest's connection checkpoints every 64 MB of WAL instead of 4 MB: a first inventory dirties
+    // pages all over the item index, and checkpointing (with its fsync) after nearly every frame
+    // halved its throughput. Readers are unaffected; the WAL file just grows larger between checkpoints.
+    if (!db.memory) db.pragma('wal_autocheckpoint = 16384');
     this.q = {
-      hostSeq: db.prepare('SELECT last_seq FROM hosts WHERE id = ?'),
+      hostSeq: db.prepare('SELECT last_seq FROM hosts WHERE id = ?').pluck(),
+      hostNum: db.prepare('SELECT num, scan_id, scan FROM host_nums WHERE host_id = ?'),
+      addHostNum: db.prepare('INSERT INTO host_nums (host_id) VALUES (?) RETURNING num, scan_id, scan'),
+      setScan: db.prepare('UPDATE host_nums SET scan_id = ?, scan = ? WHERE num = ?'),
       itemByDigest: db.prepare('SELECT id FROM items WHERE digest = ?').pluck(),
       insertItem: db.prepare('INSERT INTO items (digest, kind, ikey, data) VALUES (?, ?, ?, ?)'),
       insertKey: db.prepare('INSERT OR IGNORE INTO item_keys (value, item_id) VALUES (?, ?)'),
-      upsertHostItem: db.prepare(`INSERT INTO host_items (host_id, item_id, first_seen, last_seen, scan_id) VALUES (?, ?, ?, ?, ?)
-        ON CONFLICT (host_id, item_id) DO UPDATE SET last_seen = excluded.last_seen, removed_at = NULL, scan_id = excluded.scan_id
-        RETURNING first_seen`).pluck(),
+      // One statement per frame: the ids travel as one JSON array, sorted so the B-tree is walked in order.
+      upsertPairs: db.prepare(`INSERT INTO host_inv (host, item, first_seen, last_seen, scan) SELECT ?, value, ?, ?, ? FROM json_each(?) WHERE true
+        ON CONFLICT (host, item) DO UPDATE SET last_seen = excluded.last_seen, removed_at = NULL, scan = excluded.scan`),
+      firstSeen: db.prepare('SELECT first_seen FROM host_inv WHERE host = ? AND item = ?').pluck(),
       upsertAlert: db.prepare(`INSERT INTO alerts (host_id, indicator_id, item_id, severity, first_seen, last_seen, item_first_seen, retro)
         VALUES (?, ?, ?, ?, ?, ?, ?, 0)
         ON CONFLICT (host_id, indicator_id, item_id) DO UPDATE SET last_seen = excluded.last_seen, item_removed = 0`),
-      removeNotSeen: db.prepare(`UPDATE host_items SET removed_at = ? WHERE host_id = ? AND removed_at IS NULL AND scan_id != ?`),
-      removeByKey: db.prepare(`UPDATE host_items SET removed_at = ? WHERE host_id = ? AND removed_at IS NULL
-        AND item_id IN (SELECT id FROM items WHERE ikey = ?)`),
+      removeNotSeen: db.prepare('UPDATE host_inv SET removed_at = ? WHERE host = ? AND removed_at IS NULL AND scan != ?'),
+      removeByKey: db.prepare(`UPDATE host_inv SET removed_at = ? WHERE host = ? AND removed_at IS NULL
+        AND item IN (SELECT id FROM items WHERE ikey = ?)`),
+      confirmPresent: db.prepare('UPDATE host_inv SET last_seen = ? WHERE host = ? AND removed_at IS NULL'),
       markAlertsRemoved: db.prepare(`UPDATE alerts SET item_removed = 1 WHERE host_id = ? AND item_removed = 0
-        AND item_id IN (SELECT item_id FROM host_items WHERE host_id = ? AND removed_at IS NOT NULL)`),
+        AND item_id IN (SELECT item FROM host_inv WHERE host = ? AND removed_at IS NOT NULL)`),
       hostFacts: db.prepare('UPDATE hosts SET hostname = ?, os = ?, agent_version = ? WHERE id = ?'),
       hostSeen: db.prepare('UPDATE hosts SET last_seq = ?, last_seen = ? WHERE id = ?'),
+      nextBoundary: db.prepare(`SELECT min(t) FROM (SELECT valid_from AS t FROM indicators WHERE retired_at IS NULL AND valid_from > @now
+        UNION ALL SELECT valid_until FROM indicators WHERE retired_at IS NULL AND valid_until > @now)`).pluck(),
     };
   }
 
+  /** Whether any inventory is stored (a retro-hunt over nothing is skipped). */
+  hasItems(): boolean { return this.db.prepare('SELECT EXISTS (SELECT 1 FROM host_inv)').pluck().get() === 1; }
+
+  /**
+   * Item ids of items seen before, by the item's own key (`file:/usr/lib/x.so`), each with the
+   * variants (versions, hashes) stored under that key: the fleet sends the same items again and
+   * again (shared packages, every rescan), so most items resolve here by comparing a few fields
+   * — no serialising, hashing or SQLite. Bounded; cleared when full (a miss costs one lookup).
+   */
+  private readonly idCache = new Map<string, Array<[InventoryItem, number]>>();
+  private idCacheSize = 0;
+  private static readonly ID_CACHE_MAX = 2_000_000;
+
+  /**
+   * What the matcher said about an item id: a rescan sends the same items with the same
+   * indicators loaded, so matching them again would only repeat the answer (and costs as much
+   * as the whole store path). Valid while the matcher is the same object, unchanged
+   * (matcherChanged), and before the next indicator validity boundary; clock-dependent kinds
+   * are never cached.
+   */
+  private readonly matchCache = new Map<number, readonly CompiledIndicator[]>();
+  private matchCacheOf: Matcher | null = null;
+  private matchCacheUntil = -Infinity;
+
+  /** The service calls this whenever indicators were added to or changed in the live matcher. */
+  matcherChanged(): void { this.matchCacheOf = null; }
+
+  /** host id → [num, current scan id, current scan number]; rows are created on first ingest. */
+  private readonly hosts = new Map<string, [number, string | null, number]>();
+
   /** The stored id of an item, inserting it (and its lookup keys) when new. */
   private itemId(item: InventoryItem): number {
+    const variants = this.idCache.get(item.key);
+    if (variants) for (const [seen, id] of variants) if (sameItem(seen, item)) return id;
+    const id = this.resolveItem(item);
+    if (this.idCacheSize >= InventoryStore.ID_CACHE_MAX) { this.idCache.clear(); this.idCacheSize = 0; }
+    const list = this.idCache.get(item.key);
+    if (list) list.push([item, id]); else this.idCache.set(item.key, [[item, id]]);
+    this.idCacheSize++;
+    return id;
+  }
+
+  private resolveItem(item: InventoryItem): number {
     const data = canonicalJson(item);
     const digest = createHash('sha256').update(data).digest();
     const found = this.q.itemByDigest.get(digest) as number | undefined;
@@ -55,27 +131,114 @@ export class InventoryStore {
     return id;
   }
 
-  /** Applies a batch at most once (idempotent on host + seq). */
-  readonly apply = (hostId: string, frame: InventoryFrame, matcher: Matcher, now = new Date()): BatchResult => this.db.transaction(() => {
-    const host = this.q.hostSeq.get(hostId) as { last_seq: number } | undefined;
-    if (!host || frame.seq <= host.last_seq) return { applied: false, items: 0, alerts: 0, removed: 0 };
-    const ts = now.toISOString();
-    let alerts = 0, removed = 0;
-    for (const item of frame.items) {
-      const id = this.itemId(item);
-      const firstSeen = this.q.upsertHostItem.get(hostId, id, ts, ts, frame.scan_id) as string;
-      for (const ind of matcher.match(item, now.getTime())) {
-        this.q.upsertAlert.run(hostId, ind.id, id, ind.severity, ts, ts, firstSeen);
-        alerts++;
-      }
-      if (item.kind === 'host') this.updateHostFacts(hostId, item);
+  private matches(matcher: Matcher, item: InventoryItem, id: number, now: number): readonly CompiledIndicator[] {
+    if (CLOCK_KINDS.has(item.kind)) return matcher.match(item, now);
+    if (this.matchCacheOf !== matcher || now >= this.matchCacheUntil) this.resetMatchCache(matcher, now);
+    let hits = this.matchCache.get(id);
+    if (hits === undefined) {
+      const found = matcher.match(item, now);
+      hits = found.length ? found : NO_HITS;
+      if (this.matchCache.size >= InventoryStore.ID_CACHE_MAX) this.matchCache.clear();
+      this.matchCache.set(id, hits);
     }
-    if (frame.mode === 'delta') for (const key of frame.removed ?? []) removed += this.q.removeByKey.run(ts, hostId, key).changes;
-    if (frame.mode === 'full' && frame.final) removed += this.q.removeNotSeen.run(ts, hostId, frame.scan_id).changes;
-    if (removed) this.q.markAlertsRemoved.run(hostId, hostId);
+    return hits;
+  }
+
+  /** Starts a new match cache, valid until the next time any stored indicator starts or stops being valid. */
+  private resetMatchCache(matcher: Matcher, now: number): void {
+    this.matchCache.clear();
+    this.matchCacheOf = matcher;
+    const next = this.q.nextBoundary.get({ now: new Date(now).toISOString() }) as string | null;
+    this.matchCacheUntil = next ? Date.parse(next) : Infinity;
+  }
+
+  /** The host's integer number and the scan number of `scanId` (a new scan id starts the next number). */
+  private hostScan(hostId: string, scanId: string): [num: number, scan: number] {
+    let h = this.hosts.get(hostId);
+    if (!h) {
+      const r = (this.q.hostNum.get(hostId) ?? this.q.addHostNum.get(hostId)) as { num: number; scan_id: string | null; scan: number };
+      h = [r.num, r.scan_id, r.scan];
+      this.hosts.set(hostId, h);
+    }
+    if (h[1] !== scanId) {
+      h[1] = scanId; h[2]++;
+      this.q.setScan.run(scanId, h[2], h[0]);
+    }
+    return [h[0], h[2]];
+  }
+
+  /** Applies a batch at most once (idempotent on host + seq). */
+  readonly apply = (hostId: string, frame: InventoryFrame, matcher: Matcher, now = new Date()): BatchResult => {
+    try { return this.applyTx(hostId, frame, matcher, now); } catch (err) {
+      // Ids of items and hosts inserted by the rolled-back transaction no longer exist.
+      this.idCache.clear(); this.idCacheSize = 0; this.matchCache.clear(); this.hosts.clear();
+      throw err;
+    }
+  };
+
+  private readonly applyTx = (hostId: string, frame: InventoryFrame, matcher: Matcher, now: Date): BatchResult => this.db.transaction(() => {
+    const lastSeq = this.q.hostSeq.get(hostId) as number | undefined;
+    if (lastSeq === undefined || frame.seq <= lastSeq) return { applied: false, items: 0, alerts: 0, removed: 0 };
+    const ts = now.toISOString();
+    const [num, scan] = this.hostScan(hostId, frame.scan_id);
+    const ids = new Array<number>(frame.items.length);
+    for (let i = 0; i < frame.items.length; i++) ids[i] = this.itemId(frame.items[i]!);
+    this.q.upsertPairs.run(num, ts, ts, scan, `[${Float64Array.from(ids).sort().join(',')}]`);
+    const alerts = this.alertsFor(hostId, num, frame.items, ids, matcher, now);
+    let removed = 0;
+    if (frame.mode === 'delta') for (const key of frame.removed ?? []) removed += this.q.removeByKey.run(ts, num, key).changes;
+    if (frame.mode === 'full' && frame.final) removed += this.q.removeNotSeen.run(ts, num, scan).changes;
+    // A delta scan sends only changes: its end confirms every item still held was present.
+    if (frame.mode === 'delta' && frame.final) this.q.confirmPresent.run(ts, num);
+    if (removed) this.q.markAlertsRemoved.run(hostId, num);
     this.q.hostSeen.run(frame.seq, ts, hostId);
     return { applied: true, items: frame.items.length, alerts, removed };
   })();
+
+  /** Alerts for the frame's matching items (first_seen is read only for those); host facts from its host item. */
+  private alertsFor(hostId: string, num: number, items: InventoryItem[], ids: number[], matcher: Matcher, now: Date): number {
+    const ts = now.toISOString(), t = now.getTime();
+    let alerts = 0;
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]!;
+      const hits = this.matches(matcher, item, ids[i]!, t);
+      if (hits.length) {
+        const firstSeen = this.q.firstSeen.get(num, ids[i]) as string;
+        for (const ind of hits) { this.q.upsertAlert.run(hostId, ind.id, ids[i], ind.severity, ts, ts, firstSeen); alerts++; }
+      }
+      if (item.kind === 'host') this.updateHostFacts(hostId, item);
+    }
+    return alerts;
+  }
+
+  /**
+   * Retention: drops host pairs removed before `before`, then items no host holds and no alert
+   * points at, with their lookup keys (deleted by primary key, recomputed from the item).
+   * Batched so ingest never waits long for the write lock.
+   */
+  prune(before: Date, batch = 5000): { hostItems: number; items: number } {
+    const cutoff = before.toISOString();
+    let hostItems = 0, items = 0;
+    for (;;) {
+      const n = this.db.prepare(`DELETE FROM host_inv WHERE (host, item) IN (SELECT host, item FROM host_inv WHERE removed_at IS NOT NULL AND removed_at < ? LIMIT ?)`).run(cutoff, batch).changes;
+      hostItems += n;
+      if (n < batch) break;
+    }
+    this.idCache.clear(); this.idCacheSize = 0; this.matchCache.clear();
+    const orphans = this.db.prepare(`SELECT id, data FROM items it WHERE NOT EXISTS (SELECT 1 FROM host_inv hi WHERE hi.item = it.id)
+      AND it.id NOT IN (SELECT item_id FROM alerts)`).raw().all() as Array<[number, string]>;
+    const delKey = this.db.prepare('DELETE FROM item_keys WHERE value = ? AND item_id = ?');
+    const delItem = this.db.prepare('DELETE FROM items WHERE id = ?');
+    for (let i = 0; i < orphans.length; i += batch) {
+      this.db.transaction(() => {
+        for (const [id, data] of orphans.slice(i, i + batch)) {
+          for (const k of itemKeys(JSON.parse(data) as InventoryItem)) delKey.run(k, id);
+          items += delItem.run(id).changes;
+        }
+      })();
+    }
+    return { hostItems, items };
+  }
 
   private updateHostFacts(hostId: string, h: HostItem): void {
     this.q.hostFacts.run(h.hostname, `${h.os.name} ${h.os.version}`.trim(), h.agent_version, hostId);

@@ -44,7 +44,7 @@ export function listAlerts(db: DB, f: AlertFilter, limit: number, cursor: number
   if (f.host) { where.push('(a.host_id = ? OR h.hostname = ?)'); args.push(f.host, f.host); }
   if (f.indicator) { where.push('a.indicator_id = ?'); args.push(f.indicator); }
   if (f.feed) { where.push('i.feed = ?'); args.push(f.feed); }
-  if (f.since) { where.push('a.last_seen >= ?'); args.push(f.since); }
+  if (f.since) { where.push('a.last_seen >= ?'); args.push(new Date(f.since).toISOString()); }
   if (cursor !== undefined) { where.push('a.id < ?'); args.push(cursor); }
   const sql = `${ALERT_SELECT} ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY a.id DESC LIMIT ?`;
   const rows = db.prepare(sql).all(...args, limit + 1) as AlertRow[];
@@ -65,6 +65,14 @@ export function hostCounts(db: DB, id: string): ApiHost['counts'] {
     FROM host_items hi JOIN items it ON it.id = hi.item_id WHERE hi.host_id = ? AND hi.removed_at IS NULL`).get(id) as { items: number; software: number | null; files: number | null };
   const a = db.prepare(`SELECT count(*) AS n FROM alerts WHERE host_id = ? AND status != 'closed'`).pluck().get(id) as number;
   return { items: c.items, software: c.software ?? 0, files: c.files ?? 0, open_alerts: a };
+}
+
+/** Inventory of one host by kind: current and removed items, and the span it was seen over. */
+export function hostSummary(db: DB, id: string) {
+  const byKind = db.prepare(`SELECT it.kind, sum(hi.removed_at IS NULL) AS current, sum(hi.removed_at IS NOT NULL) AS removed
+    FROM host_items hi JOIN items it ON it.id = hi.item_id WHERE hi.host_id = ? GROUP BY it.kind ORDER BY it.kind`).all(id) as Array<{ kind: string; current: number; removed: number }>;
+  const span = db.prepare('SELECT min(first_seen) AS first_seen, max(last_seen) AS last_seen FROM host_items WHERE host_id = ?').get(id) as { first_seen: string | null; last_seen: string | null };
+  return { by_kind: byKind, ...span };
 }
 
 export function toApiHost(db: DB, r: HostRow, onlineAfter: number): ApiHost {
@@ -122,7 +130,7 @@ export function listIndicators(db: DB, limit: number, cursor: string | undefined
 }
 
 export function counts(db: DB) {
-  return db.prepare(`SELECT (SELECT count(*) FROM hosts) AS hosts, (SELECT count(*) FROM host_items WHERE removed_at IS NULL) AS items,
+  return db.prepare(`SELECT (SELECT count(*) FROM hosts) AS hosts, (SELECT count(*) FROM host_inv WHERE removed_at IS NULL) AS items,
     (SELECT count(*) FROM alerts) AS alerts, (SELECT count(*) FROM alerts WHERE status = 'open') AS open_alerts,
     (SELECT count(*) FROM indicators WHERE retired_at IS NULL AND feed != 'builtin') AS indicators`).get() as
     { hosts: number; items: number; alerts: number; open_alerts: number; indicators: number };

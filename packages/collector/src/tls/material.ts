@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import forge from 'node-forge';
 
-export interface TlsMaterial { cert: string; key: string; caCert: string; caFingerprint: string; created: boolean }
+export interface TlsMaterial { cert: string; key: string; caCert: string; caKey: string; caFingerprint: string; created: boolean }
 
 function rsaPem(bits: number): { pub: string; priv: string } {
   const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: bits });
@@ -86,5 +86,34 @@ export function ensureTlsMaterial(dir: string, extraNames: string[] = []): TlsMa
     const s = makeServer(ca, names);
     writeSecret(f('server.key'), s.key); writeSecret(f('server.pem'), s.cert + ca.cert);
   }
-  return { cert: readFileSync(f('server.pem'), 'utf8'), key: readFileSync(f('server.key'), 'utf8'), caCert: ca.cert, caFingerprint: caFingerprint(ca.cert), created };
+  return { cert: readFileSync(f('server.pem'), 'utf8'), key: readFileSync(f('server.key'), 'utf8'), caCert: ca.cert, caKey: ca.key, caFingerprint: caFingerprint(ca.cert), created };
+}
+
+export interface ClientCa { cert: string; key: string }
+
+/**
+ * mTLS: signs an agent's PKCS#10 request as a client certificate for `hostId`. The subject is
+ * ours (CN = host id), whatever the request asked for; only its public key is taken, after its
+ * self-signature checks out. Returns the PEM and the serial (kept on the host row, so a
+ * rotated or revoked host's old certificate stops opening the stream).
+ */
+export function signClientCsr(ca: ClientCa, csrPem: string, hostId: string): { cert: string; serial: string } | null {
+  let csr: ReturnType<typeof forge.pki.certificationRequestFromPem>;
+  try { csr = forge.pki.certificationRequestFromPem(csrPem); } catch { return null; }
+  if (!csr.publicKey || !csr.verify()) return null;
+  const caCert = forge.pki.certificateFromPem(ca.cert);
+  const c = forge.pki.createCertificate();
+  c.publicKey = csr.publicKey;
+  c.serialNumber = serial();
+  c.validity.notBefore = new Date(Date.now() - 60_000);
+  c.validity.notAfter = new Date(Date.now() + 397 * 86400_000);
+  c.setSubject([{ name: 'commonName', value: hostId }, { name: 'organizationName', value: 'chainwatch agent' }]);
+  c.setIssuer(caCert.subject.attributes);
+  c.setExtensions([
+    { name: 'basicConstraints', cA: false, critical: true },
+    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+    { name: 'extKeyUsage', clientAuth: true },
+  ]);
+  c.sign(forge.pki.privateKeyFromPem(ca.key) as forge.pki.rsa.PrivateKey, forge.md.sha256.create());
+  return { cert: forge.pki.certificateToPem(c), serial: c.serialNumber.toLowerCase() };
 }

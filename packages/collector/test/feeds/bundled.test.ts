@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { parseIndicators } from '../../src/feeds/detect.js';
-import { bundledPath, referencePath, collectorDir } from './helpers.js';
+import { bundledPath, referencePath, collectorDir } from '../fixtures/feeds.js';
 
 interface RefEntry { type: string; value: string; product: string; source: string; versions?: string[]; platform?: string; file_name?: string; description: string }
 const reference = JSON.parse(readFileSync(referencePath, 'utf8')) as RefEntry[];
@@ -15,7 +15,8 @@ t.test('loads as the own format with zero rejections', async (t) => {
   t.equal(parsed.format, 'json');
   t.equal(parsed.feed, '3cx-xtrader');
   t.same(parsed.rejected, []);
-  t.equal(parsed.indicators.length, reference.length);
+  // One indicator per reference entry, plus the derived version-less X_TRADER (discontinued) one.
+  t.equal(parsed.indicators.length, reference.length + 1);
 });
 
 t.test('every reference entry is present with its value and source', async (t) => {
@@ -38,7 +39,10 @@ t.test('ids are stable, dotted and unique', async (t) => {
 
 t.test('software, severity and confidence rules', async (t) => {
   const xt = parsed.indicators.find((i) => i.id === 'XTrader.Software.7_17_90p608')!;
-  t.match(xt, { type: 'software', name: 'Trading Technologies X_TRADER', versions: ['7.17.90p608'], platform: 'windows', discontinued: true, severity: 'critical' });
+  t.match(xt, { type: 'software', name: 'X_TRADER', vendor: 'Trading Technologies', versions: ['7.17.90p608'], platform: 'windows', severity: 'critical' });
+  const gone = parsed.indicators.find((i) => i.id === 'XTrader.Software.Discontinued')!;
+  t.match(gone, { type: 'software', name: 'X_TRADER', discontinued: true, severity: 'high' });
+  t.notOk(gone.versions, 'matches every version');
   const win = parsed.indicators.find((i) => i.id === 'ThreeCX.Software.Windows')!;
   t.match(win, { name: '3CX Desktop App', versions: ['18.12.407', '18.12.416'], platform: 'windows' });
   t.notOk(win.discontinued, '3CX Desktop App is not discontinued');

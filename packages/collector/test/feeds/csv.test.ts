@@ -3,7 +3,7 @@
 import t from 'tap';
 import { parseCsv } from '../../src/feeds/csv.js';
 import { parseIndicators } from '../../src/feeds/detect.js';
-import { first, byType } from './helpers.js';
+import { first, byType } from '../fixtures/feeds.js';
 
 const sha256 = byType('sha256').slice(0, 3).map((i) => i.value!);
 const md5 = first('md5').value!;

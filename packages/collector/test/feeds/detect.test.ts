@@ -4,7 +4,7 @@ import t from 'tap';
 import { parseIndicators } from '../../src/feeds/detect.js';
 import { checkIndicator } from '../../src/feeds/json.js';
 import { FeedError, FeedErrorCodes, type FeedErrorCode } from '../../src/feeds/errors.js';
-import { first } from './helpers.js';
+import { first } from '../fixtures/feeds.js';
 
 const sha256 = first('sha256').value!;
 

@@ -3,7 +3,7 @@
 import t from 'tap';
 import { parseMisp, parseMispFeed } from '../../src/feeds/misp.js';
 import { parseIndicators } from '../../src/feeds/detect.js';
-import { first, byType } from './helpers.js';
+import { first, byType } from '../fixtures/feeds.js';
 
 const sha256 = first('sha256').value!;
 const sha1 = first('sha1').value!;

@@ -3,7 +3,7 @@
 import t from 'tap';
 import { parsePattern, patternToIndicators, tokenize } from '../../src/feeds/stix-pattern.js';
 import { FeedError } from '../../src/feeds/errors.js';
-import { first } from './helpers.js';
+import { first } from '../fixtures/feeds.js';
 
 const sha256 = first('sha256').value!;
 const md5 = first('md5').value!;

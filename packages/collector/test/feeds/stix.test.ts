@@ -3,7 +3,7 @@
 import t from 'tap';
 import { parseStix, severityOf } from '../../src/feeds/stix.js';
 import { parseIndicators } from '../../src/feeds/detect.js';
-import { first, byType } from './helpers.js';
+import { first, byType } from '../fixtures/feeds.js';
 
 const sha256 = first('sha256');
 const domains = byType('domain').slice(0, 3).map((d) => d.value!);

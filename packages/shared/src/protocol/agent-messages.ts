@@ -46,11 +46,25 @@ export const EnrollRequest = Type.Object({
   host_id: Type.String({ pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' }),
   hostname: Type.String({ minLength: 1, maxLength: 255 }),
   agent_version: Type.Optional(Type.String({ maxLength: 64 })),
+  /** Hex digest of this install's machine fingerprint (see agent transport/identity.ts); clone detection. */
+  instance: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$' })),
+  /** PEM PKCS#10 request; with mTLS on, the collector answers with a client certificate. */
+  csr: Type.Optional(Type.String({ maxLength: 16384 })),
 }, { additionalProperties: false });
 export type EnrollRequest = Type.Static<typeof EnrollRequest>;
 
 export const EnrollResponse = Type.Object({
   host_id: Type.String(),
   token: Type.String(),
+  /** PEM client certificate signed by the collector CA, when a CSR was sent. */
+  client_cert: Type.Optional(Type.String()),
 }, { additionalProperties: false });
 export type EnrollResponse = Type.Static<typeof EnrollResponse>;
+
+/** HTTP body of `POST /api/v1/agents/rotate` (agent-authenticated): nothing but an optional CSR. */
+export const RotateRequest = Type.Object({
+  csr: Type.Optional(Type.String({ maxLength: 16384 })),
+}, { additionalProperties: false });
+export type RotateRequest = Type.Static<typeof RotateRequest>;
+export const RotateResponse = EnrollResponse;
+export type RotateResponse = EnrollResponse;

@@ -9,6 +9,8 @@ export const WelcomeFrame = Type.Object({
   host_id: Type.String({ maxLength: 64 }),
   last_seq: Type.Integer({ minimum: 0 }),
   heartbeat_s: Type.Integer({ minimum: 1, maximum: 3600 }),
+  /** The collector wants this agent to rotate its token now (POST /api/v1/agents/rotate). */
+  rotate_token: Type.Optional(Type.Boolean()),
 }, { additionalProperties: false });
 export type WelcomeFrame = Type.Static<typeof WelcomeFrame>;
 

@@ -131,4 +131,91 @@ export const MIGRATIONS: readonly string[] = [
     result TEXT
   ) STRICT;
   `,
+  /* 2: alert history, TAXII sources, lookup indexes (search, filters, retention) */ `
+  CREATE TABLE alert_history (
+    id INTEGER PRIMARY KEY,
+    alert_id INTEGER NOT NULL,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    from_status TEXT NOT NULL,
+    to_status TEXT NOT NULL,
+    reason TEXT,
+    note TEXT
+  ) STRICT;
+  CREATE INDEX alert_history_alert ON alert_history (alert_id, id);
+  CREATE INDEX alerts_severity ON alerts (severity, id);
+  CREATE INDEX alerts_last_seen ON alerts (last_seen);
+  CREATE INDEX items_ikey ON items (ikey);
+  CREATE INDEX host_items_removed ON host_items (removed_at) WHERE removed_at IS NOT NULL;
+
+  CREATE TABLE taxii_sources (
+    name TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    collection TEXT NOT NULL,
+    auth TEXT,
+    interval_s INTEGER NOT NULL,
+    added_after TEXT,
+    last_poll TEXT,
+    last_error TEXT,
+    created TEXT NOT NULL
+  ) STRICT;
+  `,
+  /* transport: per-host instance binding, token rotation, client certificate */ `
+  ALTER TABLE hosts ADD COLUMN instance TEXT;
+  ALTER TABLE hosts ADD COLUMN prev_token_hash TEXT;
+  ALTER TABLE hosts ADD COLUMN pending_token_hash TEXT;
+  ALTER TABLE hosts ADD COLUMN rotate_requested INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE hosts ADD COLUMN token_rotated_at TEXT;
+  ALTER TABLE hosts ADD COLUMN cert_serial TEXT;
+  `,
+  /* 4: integer host-item pairs (ingest throughput; see store/inventory.ts). Hosts get a stable
+     integer `num` in host_nums (with the host's current scan as an integer); the pairs live in
+     host_inv keyed (host, item) WITHOUT ROWID — no UUID text per row. host_items stays as a view
+     with the old columns (scan_id is now the integer scan), writable through triggers, so readers
+     and maintenance code keep their SQL. Rows of a host's latest scan keep counting as seen in it,
+     so a full scan split across the upgrade still removes nothing it saw. */ `
+  CREATE TABLE host_nums (
+    num INTEGER PRIMARY KEY,
+    host_id TEXT NOT NULL UNIQUE,
+    scan_id TEXT,
+    scan INTEGER NOT NULL DEFAULT 0
+  ) STRICT;
+  INSERT INTO host_nums (host_id, scan_id, scan)
+    SELECT host_id, (SELECT scan_id FROM host_items l WHERE l.host_id = d.host_id ORDER BY last_seen DESC LIMIT 1), 1
+    FROM (SELECT DISTINCT host_id FROM host_items) d ORDER BY host_id;
+  CREATE TABLE host_inv (
+    host INTEGER NOT NULL,
+    item INTEGER NOT NULL,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    removed_at TEXT,
+    scan INTEGER NOT NULL,
+    PRIMARY KEY (host, item)
+  ) STRICT, WITHOUT ROWID;
+  INSERT INTO host_inv (host, item, first_seen, last_seen, removed_at, scan)
+    SELECT n.num, hi.item_id, hi.first_seen, hi.last_seen, hi.removed_at, hi.scan_id = n.scan_id
+    FROM host_items hi JOIN host_nums n ON n.host_id = hi.host_id ORDER BY n.num, hi.item_id;
+  DROP TABLE host_items;
+  CREATE INDEX host_inv_item ON host_inv (item);
+  CREATE INDEX host_inv_removed ON host_inv (removed_at) WHERE removed_at IS NOT NULL;
+  CREATE VIEW host_items AS
+    SELECT n.host_id AS host_id, hi.item AS item_id, hi.first_seen AS first_seen, hi.last_seen AS last_seen,
+      hi.removed_at AS removed_at, hi.scan AS scan_id
+    FROM host_inv hi JOIN host_nums n ON n.num = hi.host;
+  CREATE TRIGGER host_items_insert INSTEAD OF INSERT ON host_items BEGIN
+    INSERT OR IGNORE INTO host_nums (host_id) VALUES (NEW.host_id);
+    INSERT INTO host_inv (host, item, first_seen, last_seen, removed_at, scan)
+      VALUES ((SELECT num FROM host_nums WHERE host_id = NEW.host_id), NEW.item_id, NEW.first_seen, NEW.last_seen, NEW.removed_at, 0);
+  END;
+  CREATE TRIGGER host_items_update INSTEAD OF UPDATE ON host_items BEGIN
+    UPDATE host_inv SET first_seen = NEW.first_seen, last_seen = NEW.last_seen, removed_at = NEW.removed_at
+      WHERE host = (SELECT num FROM host_nums WHERE host_id = OLD.host_id) AND item = OLD.item_id;
+  END;
+  CREATE TRIGGER host_items_delete INSTEAD OF DELETE ON host_items BEGIN
+    DELETE FROM host_inv WHERE host = (SELECT num FROM host_nums WHERE host_id = OLD.host_id) AND item = OLD.item_id;
+  END;
+  `,
+  /* 5: TAXII sources: a CA bundle per source (feeds/taxii.ts); credentials stay in auth (JSON) */ `
+  ALTER TABLE taxii_sources ADD COLUMN ca_file TEXT;
+  `,
 ];

@@ -1,0 +1,36 @@
+/**
+ * Scan → spool: cuts an inventory stream into frames (≤ MAX_ITEMS_PER_FRAME items and about
+ * half the frame size limit, so deflate or not, a frame always fits) and appends each to the
+ * spool. Appending waits while the spool is full, which pauses the scan that feeds it.
+ */
+import { PROTOCOL_VERSION, MAX_ITEMS_PER_FRAME, type InventoryItem } from '@chainwatch/shared';
+import type { Spool } from './spool.js';
+import { MAX_FRAME_BYTES } from './client.js';
+
+export interface SpooledScan { scanId: string; items: number; frames: number; lastSeq: number }
+
+/**
+ * Spools one whole scan (parts 0..n of one scan id, the last one `final`). A delta scan's
+ * `removed()` keys, known only once the items are through, ride on trailing frames (at most
+ * MAX_ITEMS_PER_FRAME keys each), the last of them `final`.
+ */
+export async function spoolInventory(spool: Spool, items: AsyncIterable<InventoryItem>, mode: 'full' | 'delta' = 'full', removed?: () => string[]): Promise<SpooledScan> {
+  const scanId = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+  let part = 0, total = 0, lastSeq = 0;
+  let chunk: InventoryItem[] = [];
+  let chunkBytes = 0;
+  const flush = async (final: boolean, gone?: string[]) => {
+    lastSeq = await spool.append({ v: PROTOCOL_VERSION, type: 'inventory', scan_id: scanId, mode, part: part++, final, items: chunk, ...(gone?.length ? { removed: gone } : {}) });
+    chunk = []; chunkBytes = 0;
+  };
+  for await (const item of items) {
+    const size = JSON.stringify(item).length;
+    if (chunk.length >= MAX_ITEMS_PER_FRAME || chunkBytes + size > MAX_FRAME_BYTES / 2) await flush(false);
+    chunk.push(item); chunkBytes += size; total++;
+  }
+  const gone = mode === 'delta' && removed ? removed() : [];
+  if (chunk.length > 0 && gone.length > 0) await flush(false);
+  for (let i = MAX_ITEMS_PER_FRAME; i < gone.length; i += MAX_ITEMS_PER_FRAME) await flush(false, gone.slice(i - MAX_ITEMS_PER_FRAME, i));
+  await flush(true, gone.slice(Math.max(0, Math.ceil(gone.length / MAX_ITEMS_PER_FRAME) - 1) * MAX_ITEMS_PER_FRAME));
+  return { scanId, items: total, frames: part, lastSeq };
+}

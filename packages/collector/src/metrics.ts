@@ -1,0 +1,86 @@
+/**
+ * Prometheus metrics, with a registry of our own rather than prom-client: we need counters,
+ * gauges read at scrape time and one histogram, all in one process and one text format —
+ * about 100 lines, no dependency, no global default registry surprising tests that build
+ * several apps in one process. Exposition format:
+ * https://prometheus.io/docs/instrumenting/exposition_formats/#text-based-format
+ *
+ * Code owned by others calls the one-line hooks below (`metrics.batchCommitted(…)` etc.);
+ * gauges (connected agents, DB size, queue depth) are callbacks read at scrape time.
+ */
+
+type Labels = Record<string, string>;
+const labelText = (l: Labels) => {
+  const e = Object.entries(l);
+  return e.length ? `{${e.map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`).join(',')}}` : '';
+};
+
+class Counter {
+  private readonly values = new Map<string, { labels: Labels; v: number }>();
+  constructor(readonly name: string, readonly help: string) {}
+  inc(n = 1, labels: Labels = {}): void {
+    const k = labelText(labels);
+    const cur = this.values.get(k);
+    if (cur) cur.v += n; else this.values.set(k, { labels, v: n });
+  }
+  render(): string[] {
+    const rows = [...this.values.values()].map((x) => `${this.name}${labelText(x.labels)} ${x.v}`);
+    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`, ...(rows.length ? rows : [`${this.name} 0`])];
+  }
+}
+
+class Histogram {
+  private readonly counts: number[];
+  private sum = 0;
+  private n = 0;
+  constructor(readonly name: string, readonly help: string, readonly buckets: number[]) { this.counts = buckets.map(() => 0); }
+  observe(v: number): void {
+    this.sum += v; this.n++;
+    this.buckets.forEach((b, i) => { if (v <= b) this.counts[i]!++; });
+  }
+  render(): string[] {
+    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`,
+      ...this.buckets.map((b, i) => `${this.name}_bucket{le="${b}"} ${this.counts[i]}`),
+      `${this.name}_bucket{le="+Inf"} ${this.n}`, `${this.name}_sum ${this.sum}`, `${this.name}_count ${this.n}`];
+  }
+}
+
+interface Gauge { name: string; help: string; read: () => number | Array<{ labels: Labels; v: number }> }
+
+export class Metrics {
+  readonly batches = new Counter('chainwatch_ingest_batches_total', 'Inventory batches committed');
+  readonly items = new Counter('chainwatch_ingest_items_total', 'Inventory items received in committed batches');
+  readonly rejected = new Counter('chainwatch_ingest_rejected_total', 'Frames rejected, by error code');
+  readonly alerts = new Counter('chainwatch_alerts_total', 'Alerts raised (indicator matches), by origin');
+  readonly downloads = new Counter('chainwatch_install_downloads_total', 'Agent install files served, by file kind');
+  readonly retro = new Histogram('chainwatch_retro_hunt_duration_seconds', 'Retro-hunt job duration', [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300]);
+  private readonly gauges = new Map<string, Gauge>();
+  private readonly started = Date.now();
+
+  /** Registers (or replaces) a gauge read at scrape time; a throwing reader is skipped. */
+  gauge(name: string, help: string, read: Gauge['read']): void { this.gauges.set(name, { name, help, read }); }
+
+  // --- one-line hooks for the ingest plugin and the service ---
+  batchCommitted(items: number, alerts: number): void { this.batches.inc(); this.items.inc(items); if (alerts) this.alerts.inc(alerts, { origin: 'live' }); }
+  frameRejected(code: string): void { this.rejected.inc(1, { code }); }
+  retroHuntDone(seconds: number, alerts: number): void { this.retro.observe(seconds); if (alerts) this.alerts.inc(alerts, { origin: 'retro' }); }
+
+  render(): string {
+    const out: string[] = [
+      '# HELP chainwatch_up_seconds Seconds since this collector process started', '# TYPE chainwatch_up_seconds gauge',
+      `chainwatch_up_seconds ${((Date.now() - this.started) / 1000).toFixed(0)}`,
+    ];
+    for (const c of [this.batches, this.items, this.rejected, this.alerts, this.downloads]) out.push(...c.render());
+    out.push(...this.retro.render());
+    for (const g of this.gauges.values()) {
+      let v: ReturnType<Gauge['read']>;
+      try { v = g.read(); } catch { continue; }
+      out.push(`# HELP ${g.name} ${g.help}`, `# TYPE ${g.name} gauge`);
+      if (typeof v === 'number') out.push(`${g.name} ${v}`); else for (const x of v) out.push(`${g.name}${labelText(x.labels)} ${x.v}`);
+    }
+    return out.join('\n') + '\n';
+  }
+}
+
+/** The process's registry. One per process is what Prometheus scrapes; tests may make their own. */
+export const metrics = new Metrics();

@@ -1,0 +1,62 @@
+// The integer host-item layout (migration 4): existing pairs move over with their history and
+// their scan, the host_items view still reads and writes, a delta scan's final part confirms
+// what the host still holds, and the match cache follows indicator changes.
+import t from 'tap';
+import Database from 'better-sqlite3';
+import { MIGRATIONS } from '../../src/store/migrations/index.js';
+import { migrate } from '../../src/store/db.js';
+import { harness, software, file, sha } from '../fixtures/harness.js';
+
+t.test('migration 4 keeps pairs, history and the scan in progress', async (t) => {
+  const db = new Database(':memory:');
+  for (let v = 0; v < 3; v++) db.exec(MIGRATIONS[v]!);
+  db.pragma('user_version = 3');
+  const item = db.prepare(`INSERT INTO items (id, digest, kind, ikey, data) VALUES (?, randomblob(32), 'file', ?, '{}')`);
+  for (const id of [1, 2, 3]) item.run(id, `file:/f${id}`);
+  const hi = db.prepare('INSERT INTO host_items (host_id, item_id, first_seen, last_seen, removed_at, scan_id) VALUES (?, ?, ?, ?, ?, ?)');
+  hi.run('h-a', 1, '2026-01-01T00:00:00.000Z', '2026-02-01T00:00:00.000Z', null, 'old');
+  hi.run('h-a', 2, '2026-01-01T00:00:00.000Z', '2026-03-01T00:00:00.000Z', null, 'cur');
+  hi.run('h-a', 3, '2026-01-01T00:00:00.000Z', '2026-01-15T00:00:00.000Z', '2026-01-20T00:00:00.000Z', 'old');
+  hi.run('h-b', 1, '2026-01-05T00:00:00.000Z', '2026-03-01T00:00:00.000Z', null, 'b1');
+  migrate(db);
+  t.equal(db.prepare('SELECT count(*) FROM host_inv').pluck().get(), 4);
+  t.same(db.prepare(`SELECT item_id, first_seen, last_seen, removed_at FROM host_items WHERE host_id = 'h-a' ORDER BY item_id`).all(), [
+    { item_id: 1, first_seen: '2026-01-01T00:00:00.000Z', last_seen: '2026-02-01T00:00:00.000Z', removed_at: null },
+    { item_id: 2, first_seen: '2026-01-01T00:00:00.000Z', last_seen: '2026-03-01T00:00:00.000Z', removed_at: null },
+    { item_id: 3, first_seen: '2026-01-01T00:00:00.000Z', last_seen: '2026-01-15T00:00:00.000Z', removed_at: '2026-01-20T00:00:00.000Z' },
+  ], 'history moved over');
+  t.same(db.prepare(`SELECT scan_id, scan FROM host_nums WHERE host_id = 'h-a'`).get(), { scan_id: 'cur', scan: 1 }, 'latest scan is current');
+  t.same(db.prepare(`SELECT item, scan FROM host_inv WHERE host = (SELECT num FROM host_nums WHERE host_id = 'h-a') ORDER BY item`).raw().all(), [[1, 0], [2, 1], [3, 0]]);
+  db.prepare(`INSERT INTO host_items (host_id, item_id, first_seen, last_seen, removed_at, scan_id) VALUES ('h-c', 2, 'x', 'x', NULL, 's')`).run();
+  db.prepare(`DELETE FROM host_items WHERE host_id = 'h-b' AND item_id = 1`).run();
+  t.same(db.prepare('SELECT host_id, item_id FROM host_items ORDER BY host_id, item_id').raw().all(), [['h-a', 1], ['h-a', 2], ['h-a', 3], ['h-c', 2]], 'view writes through');
+});
+
+t.test('delta final confirms held items; full final removes unseen ones', async (t) => {
+  const h = await harness(t);
+  h.host('h1');
+  const a = file('C:/a.dll', 'a'), b = file('C:/b.dll', 'b'), c = file('C:/c.dll', 'c');
+  h.scan('h1', [a, b, c]);
+  const rows = () => h.svc.db.prepare(`SELECT it.ikey, hi.last_seen, hi.removed_at FROM host_items hi JOIN items it ON it.id = hi.item_id WHERE hi.host_id = 'h1' ORDER BY it.ikey`).all() as Array<{ ikey: string; last_seen: string; removed_at: string | null }>;
+  const before = rows();
+  await new Promise((r) => setTimeout(r, 5));
+  const r = h.scan('h1', [], 'delta', [c.key]);
+  t.equal(r.removed, 1);
+  const after = rows();
+  t.ok(after[0]!.last_seen > before[0]!.last_seen && after[1]!.last_seen > before[1]!.last_seen, 'present items confirmed by the delta final');
+  t.equal(after[2]!.last_seen, before[2]!.last_seen, 'removed item keeps its last sighting');
+  t.ok(after[2]!.removed_at);
+  t.equal(h.scan('h1', [a]).removed, 1, 'full final removes b');
+  t.same(rows().map((x) => x.removed_at !== null), [false, true, true]);
+});
+
+t.test('indicators pushed after a scan are matched on the next rescan (match cache invalidated)', async (t) => {
+  const h = await harness(t);
+  h.host('h1');
+  const items = [software('SomeTool', '1.0'), file('C:/later.dll', 'later')];
+  t.equal(h.scan('h1', items).alerts, 0);
+  await h.call('admin', 'POST', '/api/v1/indicators?feed=x', { indicators: [{ id: 'T.Later', type: 'sha256', value: sha('later'), severity: 'high' }] });
+  t.equal(h.scan('h1', items).alerts, 1, 'live match after the push');
+  await h.call('admin', 'PUT', '/api/v1/feeds/x', { indicators: [{ id: 'T.Other', type: 'sha256', value: sha('other'), severity: 'high' }] });
+  t.equal(h.scan('h1', items).alerts, 0, 'replaced feed no longer matches');
+});
