@@ -77,7 +77,9 @@ export async function runStart(args: string[], out: Writable): Promise<number> {
     transport: { mtls: values.mtls === true, clientCa, frameRate: intOpt(values['frame-rate'], 'frame-rate', 200), enrollRate: intOpt(values['enroll-rate'], 'enroll-rate', 60),
       authFailLimit: values['auth-fail-limit'] === '0' ? 0 : intOpt(values['auth-fail-limit'], 'auth-fail-limit', 30) } });
   const port = intOpt(values.port, 'port', 8443);
-  await app.listen({ host: values.host ?? '127.0.0.1', port });
+  // A restarted collector meets its whole fleet reconnecting at once: Node's default accept
+  // backlog (511) would reset connections the kernel could have queued (somaxconn is 4096).
+  await app.listen({ host: values.host ?? '127.0.0.1', port, backlog: 4096 });
   svc.startMaintenance({ retentionDays: values['retention-days'] !== undefined ? intOpt(values['retention-days'], 'retention-days', 0) : undefined });
   const addr = app.server.address();
   const actualPort = typeof addr === 'object' && addr ? addr.port : port;

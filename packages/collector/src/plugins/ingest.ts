@@ -157,7 +157,7 @@ export function registerIngest(app: FastifyInstance, opts: IngestOptions): { con
       try {
         const res = svc.ingest(hostId, frame);
         if (res.applied) metrics.batchCommitted(res.items, res.alerts);
-        log.info({ seq: frame.seq, part: frame.part, final: frame.final, applied: res.applied, items: res.items, alerts: res.alerts, removed: res.removed }, 'batch committed');
+        log.info({ seq: frame.seq, scan: frame.scan_id, mode: frame.mode, part: frame.part, final: frame.final, applied: res.applied, items: res.items, alerts: res.alerts, removed: res.removed }, 'batch committed');
         send({ v: PROTOCOL_VERSION, type: 'ack', seq: frame.seq, applied: res.applied });
       } catch (err) {
         broken = true;
