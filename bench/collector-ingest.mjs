@@ -69,7 +69,9 @@ try {
     return { s: (performance.now() - t0) / 1000, alerts };
   };
   const first = storeRun(1);
-  const rescan = storeRun(2);
+  // Three rescans, the median reported: one run on a shared machine swings by ±30 %.
+  const rescans = [storeRun(2), storeRun(3), storeRun(4)];
+  const rescan = [...rescans].sort((a, b) => a.s - b.s)[1];
   const alertRows = svc.db.prepare('SELECT count(*) FROM alerts').pluck().get();
   svc.close();
 
@@ -78,7 +80,8 @@ try {
     indicators: svc.matcher.size, compile_s: round(compileS, 1), host_items: total,
     matcher_items_per_s: Math.round(total / matchS), matcher_hits: hits,
     store_first_inventory_items_per_s: Math.round(total / first.s), store_first_inventory_s: round(first.s),
-    store_rescan_items_per_s: Math.round(total / rescan.s), store_rescan_s: round(rescan.s), store_rescan_alerts: rescan.alerts,
+    store_rescan_items_per_s: Math.round(total / rescan.s), store_rescan_s: round(rescan.s),
+    store_rescan_runs_items_per_s: rescans.map((r) => Math.round(total / r.s)), store_rescan_alerts: rescan.alerts,
     store_alerts_raised: first.alerts, alert_rows: alertRows,
   };
   const targets = { matcher_items_per_s: '>= 500,000 against 1,000,000 indicators', store_first_inventory_items_per_s: 'as high as the layout allows (reported)', store_rescan_items_per_s: '>= 500,000' };

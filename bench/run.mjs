@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(BENCH);
-const TIMEOUT_S = Number(process.env.BENCH_TIMEOUT_S ?? 300);
+const TIMEOUT_S = Number(process.env.BENCH_TIMEOUT_S ?? 900);
 
 function build() {
   const r = spawnSync('npx', ['tsc', '-b'], { cwd: ROOT, stdio: 'inherit' });

@@ -45,7 +45,13 @@ const result = {
   verdicts_compared: compared.length,
   verdicts_identical: compared.every((f) => ours[f] === theirs[f]),
 };
-console.log(JSON.stringify(result));
+// The last stdout line is what bench/run.mjs collects.
+console.log(JSON.stringify({
+  name: 'signing', metrics: result,
+  targets: { ratio: '>= 3 (verification throughput vs osslsigncode verify run per file)', verdicts_identical: 'true' },
+  pass: result.ratio >= 3 && result.verdicts_identical,
+  compare: [{ what: 'files verified per second', ours: result.ours_files_per_s, baseline: result.osslsigncode_files_per_s, label: 'chainwatch verify vs osslsigncode verify -ignore-crl' }],
+}));
 if (!result.verdicts_identical) {
   for (const f of compared) if (ours[f] !== theirs[f]) console.error(`differs: ${f}: ours ${ours[f]}, osslsigncode ${theirs[f]}`);
   process.exitCode = 1;

@@ -109,3 +109,27 @@ t.test('connection cut repeatedly by a TCP proxy', async (t) => {
   const hostId = dbQuery<{ id: string }>(c.db, 'SELECT id FROM hosts')[0]!.id;
   t.same(await storedKeys(c, admin, hostId), await expectedKeys(root), 'stored inventory is exactly the agent\'s scan');
 });
+
+t.test('collector stopped with SIGTERM mid-stream: clean exit, in-flight batches kept', async (t) => {
+  const dir = await tempDir();
+  t.teardown(() => cleanup(dir));
+  const root = path.join(dir, 'root');
+  await bigDpkgRoot(root, N);
+  const port = await freePort();
+  const c = await startCollector({ dir, extraArgs: ['--port', String(port)] });
+  const agent = spawnAgent(c.url, c.fingerprint!, c.secret, root, path.join(dir, 'state'));
+  t.teardown(() => { agent.proc.kill('SIGKILL'); });
+  await waitFor(() => hostSeq(c.db) >= 2, 60_000, 'first batches committed');
+  const t0 = Date.now();
+  t.equal(await c.stop('SIGTERM'), 0, 'graceful shutdown exits 0');
+  t.ok(Date.now() - t0 < 15_000, 'and promptly');
+  t.match(c.logs(), /shutting down/);
+  const integrity = dbQuery<{ integrity_check: string }>(c.db, 'PRAGMA integrity_check');
+  t.same(integrity, [{ integrity_check: 'ok' }], 'database closed consistent');
+  const c2 = await startCollector({ dir, extraArgs: ['--port', String(port)] });
+  t.teardown(() => c2.stop());
+  t.equal(await agent.exit, 0, 'agent finishes against the restarted collector');
+  const admin = (await runCollector(['token', 'create', '--role', 'admin', '--db', c2.db])).stdout.trim();
+  const hostId = dbQuery<{ id: string }>(c2.db, 'SELECT id FROM hosts')[0]!.id;
+  t.same(await storedKeys(c2, admin, hostId), await expectedKeys(root), 'stored inventory is exactly the agent\'s scan');
+});

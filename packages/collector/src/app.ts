@@ -2,6 +2,7 @@
  * build(): the Fastify application — plugins, routes, the agent stream — without listening.
  * main.ts listens; tests call build() and inject() or listen on 127.0.0.1:0.
  */
+import { startTaxiiPolling } from './feeds/taxii.js';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -91,6 +92,7 @@ export async function build(opts: BuildOptions): Promise<Collector> {
   const ingest = registerIngest(app, { svc: opts.svc, maxFrameBytes: opts.maxFrameBytes ?? 8 * 1024 * 1024, heartbeatS: opts.heartbeatS ?? 60, maxViolations: 5, transport: opts.transport });
   await app.register(metricsRoutes, { svc: opts.svc, connected: ingest.connected });
   app.addHook('onClose', async () => { await ingest.close(); });
-  app.addHook('onClose', (await import('./feeds/taxii.js')).startTaxiiPolling(opts.svc, opts.svc.log)); // TAXII 2.1 pull, stopped on close
+  // TAXII 2.1 pull: polling starts now and stops when the app closes.
+  app.addHook('onClose', startTaxiiPolling(opts.svc, opts.svc.log));
   return { app, svc: opts.svc, connectedAgents: ingest.connected };
 }

@@ -1,6 +1,7 @@
 /**
  * chainwatch-collector: the command line. Only this file sets exit codes.
  */
+import { runFeeds, FEEDS_USAGE } from './cli/feeds.js';
 import { runStart, START_USAGE } from './cli/start.js';
 import { runToken, runEnrollSecret, runHosts, runIndicators, ADMIN_USAGE } from './cli/admin.js';
 import { runBackup, runRestore, runPrune, runDoctor, runSystemdUnit, OPS_USAGE } from './cli/ops.js';
@@ -12,6 +13,7 @@ Usage:
 ${START_USAGE}
 
 ${ADMIN_USAGE}
+${FEEDS_USAGE}
 
 ${OPS_USAGE}
 
@@ -28,7 +30,7 @@ async function main(argv: string[]): Promise<number> {
     case 'enroll-secret': return runEnrollSecret(rest, process.stdout);
     case 'hosts': return runHosts(rest, process.stdout);
     case 'indicators': return runIndicators(rest, process.stdout);
-    case 'feeds': return (await import('./cli/feeds.js')).runFeeds(rest, process.stdout);
+    case 'feeds': return runFeeds(rest, process.stdout);
     case 'package': return runPackage(rest, process.stdout);
     case 'backup': return runBackup(rest, process.stdout);
     case 'restore': return runRestore(rest, process.stdout);

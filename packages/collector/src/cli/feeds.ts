@@ -15,7 +15,8 @@ import { DEFAULT_DB } from './start.js';
 
 export const FEEDS_USAGE = `chainwatch-collector feeds add-taxii --name N --url URL --collection ID [--token T | --user U --password P]
                                     [--interval SECONDS] [--ca-file PEM] [--db FILE]
-chainwatch-collector feeds list|remove-taxii N [--db FILE]`;
+chainwatch-collector feeds list|remove-taxii N [--db FILE]
+  Secrets stay out of the process list when given as CHAINWATCH_TAXII_TOKEN / CHAINWATCH_TAXII_PASSWORD.`;
 
 const actor = 'cli:' + (process.env.SUDO_USER ?? process.env.USER ?? 'unknown');
 
@@ -31,6 +32,9 @@ export async function runFeeds(args: string[], out: Writable): Promise<number> {
     name: { type: 'string' }, url: { type: 'string' }, collection: { type: 'string' }, token: { type: 'string' }, user: { type: 'string' },
     password: { type: 'string' }, interval: { type: 'string' }, 'ca-file': { type: 'string' }, db: { type: 'string' } } }));
   const [sub, name] = positionals;
+  // Command-line arguments are visible to every local user in ps: prefer the environment.
+  values.token ??= process.env.CHAINWATCH_TAXII_TOKEN;
+  if (values.user !== undefined) values.password ??= process.env.CHAINWATCH_TAXII_PASSWORD;
   const db = openDb(values.db ?? process.env.CHAINWATCH_DB ?? DEFAULT_DB);
   const sources = new TaxiiSources(db);
   try {
