@@ -46,7 +46,9 @@ export interface Watchdog {
   stop(): void;
 }
 
-const MAX_PAUSE_MS = 5 * 60 * 1000;
+const MAX_PAUSE_MS = 60 * 1000;
+/** While a limit stays exceeded, the same warning is repeated at most this often. */
+const REPEAT_LOG_MS = 60 * 1000;
 
 export function startWatchdog(opts: WatchdogOptions): Watchdog {
   const maxRssMb = opts.maxRssMb ?? 200;
@@ -55,7 +57,7 @@ export function startWatchdog(opts: WatchdogOptions): Watchdog {
   const baseMs = opts.backOffMs ?? 10_000;
   const log = opts.log.child({ component: 'watchdog' });
   let lastT = performance.now(), lastCpu = process.cpuUsage();
-  let overCount = 0, pauseMs = baseMs, trips = 0, tripped = false;
+  let overCount = 0, pauseMs = baseMs, trips = 0, tripped = false, lastLog = -Infinity;
 
   const check = (): WatchdogTrip | undefined => {
     const now = performance.now();
@@ -71,11 +73,15 @@ export function startWatchdog(opts: WatchdogOptions): Watchdog {
       tripped = false; pauseMs = baseMs;
       return undefined;
     }
-    const trip: WatchdogTrip = { limit, rssMb, maxRssMb, cpuPercent, maxCpuPercent, pauseMs };
-    log.warn(trip, 'watchdog limit exceeded, backing off');
-    requestBackOff(pauseMs, pauseMs * 2, `watchdog ${limit}`);
+    // Memory is not given back by waiting: a long pause would only stall the scan with the
+    // memory still held. An RSS trip sheds parallelism (one hash thread, small batches) with a
+    // short pause for the collector to run; CPU trips pause, doubling up to a minute.
+    const pause = limit === 'rss' ? Math.min(baseMs, 2000) : pauseMs;
+    const trip: WatchdogTrip = { limit, rssMb, maxRssMb, cpuPercent, maxCpuPercent, pauseMs: pause };
+    if (!tripped || now - lastLog >= REPEAT_LOG_MS) { log.warn(trip, 'watchdog limit exceeded, backing off'); lastLog = now; }
+    requestBackOff(pause, Math.max(pause * 2, 30_000), `watchdog ${limit}`);
     trips++; tripped = true; overCount = 0;
-    pauseMs = Math.min(pauseMs * 2, MAX_PAUSE_MS);
+    if (limit === 'cpu') pauseMs = Math.min(pauseMs * 2, MAX_PAUSE_MS);
     opts.onTrip?.(trip);
     return trip;
   };

@@ -137,32 +137,42 @@ async function examine(ctx: ScanContext, f: FileRef, opts: CertificatesOptions, 
   }
 }
 
+const PEM_MARK = Buffer.from('-----BEGIN ');
+
 /**
- * The whole file when its first bytes allow key material, else null. Binary containers carry
- * a magic or a DER header that spans the file; PEM can sit anywhere in a text file, so text
- * (no NUL in the first 64 KiB) is read whole up to the cap.
+ * The whole file when its content may be key material, else null. Binary containers carry a
+ * magic or a DER header that spans the file; PEM can sit anywhere in a text file, so text (no
+ * NUL in the first 64 KiB) is searched for a PEM marker chunk by chunk, and only a file that
+ * has one is read whole. Home folders hold hundreds of thousands of source files: reading each
+ * whole would churn the heap the agent must keep small.
  */
 async function readCandidate(f: FileRef, maxBytes: number): Promise<Buffer | null> {
   const fh = await open(f.real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
     const st = await fh.stat();
     if (!st.isFile() || st.size === 0) return null;
-    const head = Buffer.alloc(Math.min(st.size, HEAD));
-    const { bytesRead } = await fh.read(head, 0, head.length, 0);
-    const h = head.subarray(0, bytesRead);
+    const chunk = Buffer.allocUnsafe(Math.min(st.size, HEAD));
+    const { bytesRead } = await fh.read(chunk, 0, chunk.length, 0);
+    const h = chunk.subarray(0, bytesRead);
     const kind = sniffContainer(h.subarray(0, 16));
     const binary = kind === 'jks' || kind === 'jceks' || kind === 'pvk' || (kind === 'der' && Math.abs((derLength(h) ?? -1e9) - st.size) <= 16);
-    const text = h.includes('-----BEGIN ') || (!binary && !h.includes(0));
-    if (!binary && !text) return null;
+    let marked = h.includes(PEM_MARK);
+    if (!binary && !marked && h.includes(0)) return null;
     if (st.size > maxBytes) {
-      if (binary || h.includes('-----BEGIN ')) throw new AgentError('CW_FILE_TOO_LARGE', `${st.size} bytes, limit ${maxBytes}`);
+      if (binary || marked) throw new AgentError('CW_FILE_TOO_LARGE', `${st.size} bytes, limit ${maxBytes}`);
       return null;
     }
-    if (bytesRead === st.size) return h;
+    if (bytesRead === st.size) return binary || marked ? Buffer.from(h) : null;
+    // Text: look for a marker in the rest, chunks overlapping by the marker's length.
+    for (let pos = bytesRead - PEM_MARK.length; !binary && !marked && pos < st.size; pos += chunk.length - PEM_MARK.length) {
+      const r = await fh.read(chunk, 0, chunk.length, pos);
+      if (r.bytesRead <= 0) break;
+      marked = chunk.subarray(0, r.bytesRead).includes(PEM_MARK);
+    }
+    if (!binary && !marked) return null;
     const full = Buffer.alloc(st.size);
     const r = await fh.read(full, 0, st.size, 0);
-    const buf = full.subarray(0, r.bytesRead);
-    return binary || buf.includes('-----BEGIN ') ? buf : null;
+    return full.subarray(0, r.bytesRead);
   } finally {
     await fh.close();
   }
