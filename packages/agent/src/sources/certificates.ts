@@ -123,6 +123,15 @@ async function* walk(ctx: ScanContext, opts: CertificatesOptions, errors: Invent
 
 const HEAD = 64 * 1024;
 
+/**
+ * Findings wait for the whole walk (keys pair with certificates anywhere), so only what the
+ * items need is kept: the parsed certificate (DER, native X509 object) is dropped for its
+ * identity. Hosts carry dozens of CA bundles of ~150 certificates each.
+ */
+function slim(m: KeyMaterial): KeyMaterial {
+  return { ...m, certs: m.certs.map((c) => ({ ...c, cert: { identity: c.cert.identity } as typeof c.cert })) };
+}
+
 /** Read one file if its content may be key material, parse it, record findings or an error. */
 async function examine(ctx: ScanContext, f: FileRef, opts: CertificatesOptions, found: Found[], errors: InventoryItem[]): Promise<void> {
   try {
@@ -131,7 +140,7 @@ async function examine(ctx: ScanContext, f: FileRef, opts: CertificatesOptions, 
     const material = parseKeyMaterial(buf, opts.now?.() ?? new Date());
     if (material === null) return;
     if (material.problems.length > 0) errors.push(errorItem(ID, 'CW_CERT_MALFORMED', material.problems.join('; '), f.system));
-    if (material.certs.length > 0 || material.keys.length > 0) found.push({ path: f.system, material, trust: isTrustStore(f.system, material) });
+    if (material.certs.length > 0 || material.keys.length > 0) found.push({ path: f.system, material: slim(material), trust: isTrustStore(f.system, material) });
   } catch (err) {
     errors.push(errorItemFrom(ID, err, f.system, err instanceof AgentError ? err.code : 'CW_FILE_UNREADABLE'));
   }

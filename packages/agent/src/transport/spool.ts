@@ -63,6 +63,10 @@ export class Spool {
     const names = (await readdir(dir)).filter((n) => /^seg-\d+\.log$/.test(n)).sort((a, b) => Number(a.slice(4, -4)) - Number(b.slice(4, -4)));
     for (const n of names) await s.recoverSegment(path.join(dir, n));
     s.records = s.records.filter((r) => r.seq > s.ackedSeq);
+    for (const seg of s.segments.filter((x) => x.last <= s.ackedSeq)) {
+      s.segments.splice(s.segments.indexOf(seg), 1);
+      await unlink(seg.file).catch(() => {});
+    }
     return s;
   }
 
@@ -175,9 +179,11 @@ export class Spool {
     let i = 0;
     while (i < this.records.length && this.records[i]!.seq <= seq) i++;
     this.records.splice(0, i);
+    // The open tail segment is never deleted here, even when fully acknowledged: an append may
+    // be writing to it right now (acks arrive while the scan is still spooling). It goes once
+    // a newer segment has taken over, or is found fully acknowledged at the next open.
     const dead = this.segments.filter((s) => s.last <= seq && s !== this.tail?.seg);
-    if (this.tail && this.tail.seg.last <= seq && this.tail.seg.bytes > 0) { dead.push(this.tail.seg); await this.tail.fh.close(); this.tail = null; }
-    if (dead.length) {
+    if (dead.length || this.records.length === 0) {
       await this.writeMeta();
       for (const d of dead) { this.segments.splice(this.segments.indexOf(d), 1); await unlink(d.file).catch(() => {}); }
     }

@@ -67,3 +67,27 @@ t.test('collector ahead of the agent: numbers are never reused', async (t) => {
   t.equal(await s.append(frame(1)), 41);
   await s.close();
 });
+
+// Regression: acks for everything spooled so far used to close and delete the open tail
+// segment while the scan was still appending to it ("file closed", then ENOENT forever).
+t.test('acks arriving while the scan still appends to the same segment', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'cw-spool-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const s = await Spool.open(dir);
+  for (let round = 1; round <= 50; round++) {
+    const appending = s.append(frame(round));
+    await s.ack(round - 1); // everything before this append is acknowledged, concurrently
+    t.equal(await appending, round);
+  }
+  const next = await s.next(49);
+  t.equal(next?.seq, 50, 'the last batch is still readable');
+  t.equal(JSON.parse(next!.data.toString()).part, 50);
+  await s.ack(50);
+  t.equal(s.pending, 0);
+  await s.close();
+  const again = await Spool.open(dir);
+  t.equal(again.lastSeq, 50);
+  t.equal(again.pending, 0, 'nothing resent after a restart');
+  t.same((await readdir(dir)).filter((n) => n.startsWith('seg-')), [], 'fully acknowledged segments go at the next open');
+  await again.close();
+});
