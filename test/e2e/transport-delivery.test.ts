@@ -4,7 +4,7 @@
  * link cut repeatedly by a TCP proxy. Each time the stored inventory must equal the agent's
  * own `scan --json`: nothing lost, nothing duplicated.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { startCollector, runAgent, runCollector, api, tempDir, cleanup, AGENT_BIN, type RunningCollector } from '../helpers/processes.js';
@@ -41,7 +41,12 @@ async function storedKeys(c: RunningCollector, admin: string, hostId: string): P
 
 const hostSeq = (db: string) => dbQuery<{ s: number }>(db, 'SELECT coalesce(max(last_seq), 0) AS s FROM hosts')[0]!.s;
 
-t.test('collector killed -9 mid-stream, restarted on the same database', async (t) => {
+/**
+ * Stops the collector with `signal` once the agent's first batches are committed, checks what
+ * `onStopped` wants of the stopped collector, restarts it on the same database and port, and
+ * asserts the agent finishes with exactly its own scan stored.
+ */
+async function collectorStopMidStream(t: Test, signal: NodeJS.Signals, onStopped: (c: RunningCollector, code: number | null, ms: number) => void): Promise<void> {
   const dir = await tempDir();
   t.teardown(() => cleanup(dir));
   const root = path.join(dir, 'root');
@@ -51,19 +56,23 @@ t.test('collector killed -9 mid-stream, restarted on the same database', async (
   const agent = spawnAgent(c.url, c.fingerprint!, c.secret, root, path.join(dir, 'state'));
   t.teardown(() => { agent.proc.kill('SIGKILL'); });
   await waitFor(() => hostSeq(c.db) >= 2, 60_000, 'first batches committed');
-  await c.stop('SIGKILL');
-  const seqAtKill = hostSeq(c.db);
-  t.comment(`collector killed after batch ${seqAtKill}`);
+  const t0 = Date.now();
+  const code = await c.stop(signal);
+  t.comment(`collector stopped (${signal}) after batch ${hostSeq(c.db)}`);
+  onStopped(c, code, Date.now() - t0);
   const c2 = await startCollector({ dir, extraArgs: ['--port', String(port)] });
   t.teardown(() => c2.stop());
   if (!t.equal(await agent.exit, 0, 'agent exits 0 once everything is acknowledged')) t.comment(agent.logs().slice(-3000));
-  t.match(agent.logs(), /collector link (lost|failed)/, 'the agent saw the link drop and reconnected');
+  // A killed collector drops the link under the agent; a stopping one says goodbye (1001).
+  if (signal === 'SIGKILL') t.match(agent.logs(), /collector link (lost|failed)/, 'the agent saw the link drop and reconnected');
   const admin = (await runCollector(['token', 'create', '--role', 'admin', '--db', c2.db])).stdout.trim();
   const hostId = dbQuery<{ id: string }>(c2.db, 'SELECT id FROM hosts')[0]!.id;
   const [want, got] = [await expectedKeys(root), await storedKeys(c2, admin, hostId)];
   t.equal(got.length, want.length, `all ${want.length} items stored once`);
   t.same(got, want, 'stored inventory is exactly the agent\'s scan');
-});
+}
+
+t.test('collector killed -9 mid-stream, restarted on the same database', (t) => collectorStopMidStream(t, 'SIGKILL', () => {}));
 
 t.test('agent killed -9 mid-spool, restarted', async (t) => {
   const dir = await tempDir();
@@ -110,26 +119,9 @@ t.test('connection cut repeatedly by a TCP proxy', async (t) => {
   t.same(await storedKeys(c, admin, hostId), await expectedKeys(root), 'stored inventory is exactly the agent\'s scan');
 });
 
-t.test('collector stopped with SIGTERM mid-stream: clean exit, in-flight batches kept', async (t) => {
-  const dir = await tempDir();
-  t.teardown(() => cleanup(dir));
-  const root = path.join(dir, 'root');
-  await bigDpkgRoot(root, N);
-  const port = await freePort();
-  const c = await startCollector({ dir, extraArgs: ['--port', String(port)] });
-  const agent = spawnAgent(c.url, c.fingerprint!, c.secret, root, path.join(dir, 'state'));
-  t.teardown(() => { agent.proc.kill('SIGKILL'); });
-  await waitFor(() => hostSeq(c.db) >= 2, 60_000, 'first batches committed');
-  const t0 = Date.now();
-  t.equal(await c.stop('SIGTERM'), 0, 'graceful shutdown exits 0');
-  t.ok(Date.now() - t0 < 15_000, 'and promptly');
+t.test('collector stopped with SIGTERM mid-stream: clean exit, in-flight batches kept', (t) => collectorStopMidStream(t, 'SIGTERM', (c, code, ms) => {
+  t.equal(code, 0, 'graceful shutdown exits 0');
+  t.ok(ms < 15_000, 'and promptly');
   t.match(c.logs(), /shutting down/);
-  const integrity = dbQuery<{ integrity_check: string }>(c.db, 'PRAGMA integrity_check');
-  t.same(integrity, [{ integrity_check: 'ok' }], 'database closed consistent');
-  const c2 = await startCollector({ dir, extraArgs: ['--port', String(port)] });
-  t.teardown(() => c2.stop());
-  t.equal(await agent.exit, 0, 'agent finishes against the restarted collector');
-  const admin = (await runCollector(['token', 'create', '--role', 'admin', '--db', c2.db])).stdout.trim();
-  const hostId = dbQuery<{ id: string }>(c2.db, 'SELECT id FROM hosts')[0]!.id;
-  t.same(await storedKeys(c2, admin, hostId), await expectedKeys(root), 'stored inventory is exactly the agent\'s scan');
-});
+  t.same(dbQuery(c.db, 'PRAGMA integrity_check'), [{ integrity_check: 'ok' }], 'database closed consistent');
+}));
