@@ -18,7 +18,7 @@ const { CollectorService } = await import('../packages/collector/dist/service.js
 const { build } = await import('../packages/collector/dist/app.js');
 const { createApiToken } = await import('../packages/collector/dist/store/auth.js');
 const { itemKeys } = await import('../packages/collector/dist/match/keys.js');
-const { canonicalJson } = await import('../packages/collector/dist/store/inventory.js');
+const { canonicalJson } = await import('../packages/shared/dist/index.js');
 const pino = (await import('pino')).default;
 
 const HOSTS = Number(process.env.CW_BENCH_RETRO_HOSTS ?? 2000), PER_HOST = 5000, DISTINCT = 100_000, NEW_IND = 100_000, HITTING = 1000;

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
-import type { InventoryItem } from '@chainwatch/shared';
+import { canonicalJson, type InventoryItem } from '@chainwatch/shared';
 
 export interface DeltaScan {
   /** Items new or changed since the baseline (host facts always pass); in a full scan, use every item. */
@@ -22,13 +22,7 @@ export interface DeltaScan {
 
 /** Digest of an item's content (keys sorted, so field order never matters). */
 export function itemDigest(item: InventoryItem): Buffer {
-  const canon = (v: unknown): string => {
-    if (v === null || typeof v !== 'object') return JSON.stringify(v);
-    if (Array.isArray(v)) return `[${v.map(canon).join(',')}]`;
-    const o = v as Record<string, unknown>;
-    return `{${Object.keys(o).sort().filter((k) => o[k] !== undefined).map((k) => `${JSON.stringify(k)}:${canon(o[k])}`).join(',')}}`;
-  };
-  return createHash('sha256').update(canon(item)).digest().subarray(0, 16);
+  return createHash('sha256').update(canonicalJson(item)).digest().subarray(0, 16);
 }
 
 export class DeltaStore {

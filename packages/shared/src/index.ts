@@ -1,6 +1,7 @@
 export * from './version.js';
 export * from './errors.js';
 export * from './normalize.js';
+export * from './canonical.js';
 export * from './inventory/index.js';
 export * from './indicators/indicator.js';
 export * from './protocol/agent-messages.js';

@@ -4,20 +4,12 @@
  * all in one transaction, so a batch is stored whole or not at all, and at most once.
  */
 import { createHash } from 'node:crypto';
-import type { InventoryFrame, InventoryItem, HostItem } from '@chainwatch/shared';
+import { canonicalJson, type InventoryFrame, type InventoryItem, type HostItem } from '@chainwatch/shared';
 import type { Matcher, CompiledIndicator } from '../match/engine.js';
 import { itemKeys } from '../match/keys.js';
 import type { DB } from './db.js';
 
 export interface BatchResult { applied: boolean; items: number; alerts: number; removed: number }
-
-/** Canonical JSON (keys sorted) so the same item always gets the same digest. */
-export function canonicalJson(v: unknown): string {
-  if (v === null || typeof v !== 'object') return JSON.stringify(v);
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  const o = v as Record<string, unknown>;
-  return `{${Object.keys(o).sort().filter((k) => o[k] !== undefined).map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
-}
 
 /**
  * Whether two items have the same content, i.e. the same canonicalJson (and digest): same
