@@ -41,18 +41,24 @@ async function storedKeys(c: RunningCollector, admin: string, hostId: string): P
 
 const hostSeq = (db: string) => dbQuery<{ s: number }>(db, 'SELECT coalesce(max(last_seq), 0) AS s FROM hosts')[0]!.s;
 
+/** A temporary dir with a large fixture root and a collector on it (torn down with the test). */
+async function bigHostAndCollector(t: Test, extraArgs: string[] = []): Promise<{ dir: string; root: string; c: RunningCollector }> {
+  const dir = await tempDir();
+  t.teardown(() => cleanup(dir));
+  const root = path.join(dir, 'root');
+  await bigDpkgRoot(root, N);
+  const c = await startCollector({ dir, extraArgs });
+  return { dir, root, c };
+}
+
 /**
  * Stops the collector with `signal` once the agent's first batches are committed, checks what
  * `onStopped` wants of the stopped collector, restarts it on the same database and port, and
  * asserts the agent finishes with exactly its own scan stored.
  */
 async function collectorStopMidStream(t: Test, signal: NodeJS.Signals, onStopped: (c: RunningCollector, code: number | null, ms: number) => void): Promise<void> {
-  const dir = await tempDir();
-  t.teardown(() => cleanup(dir));
-  const root = path.join(dir, 'root');
-  await bigDpkgRoot(root, N);
   const port = await freePort();
-  const c = await startCollector({ dir, extraArgs: ['--port', String(port)] });
+  const { dir, root, c } = await bigHostAndCollector(t, ['--port', String(port)]);
   const agent = spawnAgent(c.url, c.fingerprint!, c.secret, root, path.join(dir, 'state'));
   t.teardown(() => { agent.proc.kill('SIGKILL'); });
   await waitFor(() => hostSeq(c.db) >= 2, 60_000, 'first batches committed');
@@ -75,11 +81,7 @@ async function collectorStopMidStream(t: Test, signal: NodeJS.Signals, onStopped
 t.test('collector killed -9 mid-stream, restarted on the same database', (t) => collectorStopMidStream(t, 'SIGKILL', () => {}));
 
 t.test('agent killed -9 mid-spool, restarted', async (t) => {
-  const dir = await tempDir();
-  t.teardown(() => cleanup(dir));
-  const root = path.join(dir, 'root');
-  await bigDpkgRoot(root, N);
-  const c = await startCollector({ dir });
+  const { dir, root, c } = await bigHostAndCollector(t);
   t.teardown(() => c.stop());
   const state = path.join(dir, 'state');
   const a1 = spawnAgent(c.url, c.fingerprint!, c.secret, root, state);
@@ -96,11 +98,7 @@ t.test('agent killed -9 mid-spool, restarted', async (t) => {
 });
 
 t.test('connection cut repeatedly by a TCP proxy', async (t) => {
-  const dir = await tempDir();
-  t.teardown(() => cleanup(dir));
-  const root = path.join(dir, 'root');
-  await bigDpkgRoot(root, N);
-  const c = await startCollector({ dir });
+  const { dir, root, c } = await bigHostAndCollector(t);
   t.teardown(() => c.stop());
   const proxy = await startTcpProxy(Number(new URL(c.url).port));
   t.teardown(() => proxy.close());
