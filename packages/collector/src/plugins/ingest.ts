@@ -5,9 +5,10 @@
  *        ▲                                   + instance digest (clone check) + client cert (--mtls): refused before any frame
  *        │                                   │ frame rate limit → parse (size, UTF-8, depth) → validate (shared schemas)
  *        │                                   ▼
- *        └────────── ack{seq} ◀── commit ◀── InventoryStore.apply: items, host_items, match → alerts, last_seq
+ *        └────────── ack{seq} ◀── commit ◀── CommitQueue (group commit: frames of many agents, one savepoint each)
+ *                                              ◀── InventoryStore.apply: items, host_items, match → alerts, last_seq
  *
- * A frame is acknowledged only after its transaction commits; a replayed seq is acknowledged
+ * A frame is acknowledged only after the transaction holding it commits; a replayed seq is acknowledged
  * again without being applied (exactly-once effect). Bad frames get an error frame and change
  * nothing; repeated violations close the connection (1008). After a failed commit the
  * connection takes nothing more (1011): later batches must not overtake the failed one.
@@ -26,6 +27,7 @@ import type { CollectorService } from '../service.js';
 import { verifyAgentToken } from '../store/auth.js';
 import { nowIso } from '../store/db.js';
 import { metrics } from '../metrics.js';
+import { CommitQueue } from './commit-queue.js';
 import { transportContext, type TransportContext, type TransportSettings } from './guard.js';
 
 export interface IngestOptions {
@@ -96,6 +98,11 @@ export function registerIngest(app: FastifyInstance, opts: IngestOptions): { con
   const ctx = transportContext(svc.db, opts.transport ?? {});
   const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxFrameBytes, perMessageDeflate: true, clientTracking: true });
   const told = new WeakMap<WebSocket, { rotate: boolean; alive: boolean }>();
+  const queue = new CommitQueue({
+    apply: (hostId, frame) => svc.ingest(hostId, frame),
+    transaction: (fn) => { svc.db.transaction(fn)(); },
+    groupFailed: () => svc.inventory.forgetCaches(),
+  });
   let closing = false;
 
   app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -112,11 +119,16 @@ export function registerIngest(app: FastifyInstance, opts: IngestOptions): { con
     const log = app.log.child({ host_id: hostId });
     ctx.sessions.set(hostId, ws);
     told.set(ws, { rotate, alive: true });
-    let violations = 0, broken = false, paused = false;
+    let violations = 0, broken = false, paused = false, queueHeld = false;
+    // Two reasons to stop reading this agent: its acks pile up unsent, or the commit queue is full.
+    const flow = {
+      pause: () => { queueHeld = true; ws.pause(); },
+      resume: () => { queueHeld = false; if (!paused) ws.resume(); },
+    };
     let tokens = ctx.frameRate * 2, refill = Date.now();
     const send = (f: WelcomeFrame | AckFrame | ErrorFrame) => {
       if (ws.readyState !== ws.OPEN) return;
-      ws.send(JSON.stringify(f), () => { if (paused && ws.bufferedAmount < LOW_WATER) { paused = false; ws.resume(); } });
+      ws.send(JSON.stringify(f), () => { if (paused && ws.bufferedAmount < LOW_WATER) { paused = false; if (!queueHeld) ws.resume(); } });
       if (!paused && ws.bufferedAmount > HIGH_WATER) { paused = true; ws.pause(); log.warn({ buffered: ws.bufferedAmount }, 'agent not reading; pausing its input'); }
     };
     const reject = (code: WireErrorCode, message: string, seq?: number) => {
@@ -154,20 +166,26 @@ export function registerIngest(app: FastifyInstance, opts: IngestOptions): { con
         svc.db.prepare('UPDATE hosts SET last_seen = ? WHERE id = ?').run(nowIso(), hostId);
         return;
       }
-      try {
-        const res = svc.ingest(hostId, frame);
-        if (res.applied) metrics.batchCommitted(res.items, res.alerts);
-        log.info({ seq: frame.seq, scan: frame.scan_id, mode: frame.mode, part: frame.part, final: frame.final, applied: res.applied, items: res.items, alerts: res.alerts, removed: res.removed }, 'batch committed');
-        send({ v: PROTOCOL_VERSION, type: 'ack', seq: frame.seq, applied: res.applied });
-      } catch (err) {
-        broken = true;
-        log.error({ err, seq: frame.seq }, 'batch not stored');
-        send({ v: PROTOCOL_VERSION, type: 'error', code: 'CW_STORE_FAILED', message: WireErrors.CW_STORE_FAILED, seq: frame.seq });
-        ws.close(1011, 'store failed; reconnect and resend');
-      }
+      queue.submit({
+        hostId, frame,
+        cancelled: () => broken,
+        done: (err, res) => {
+          if (err || !res) {
+            if (broken) return;
+            broken = true;
+            log.error({ err, seq: frame.seq }, 'batch not stored');
+            send({ v: PROTOCOL_VERSION, type: 'error', code: 'CW_STORE_FAILED', message: WireErrors.CW_STORE_FAILED, seq: frame.seq });
+            ws.close(1011, 'store failed; reconnect and resend');
+            return;
+          }
+          if (res.applied) metrics.batchCommitted(res.items, res.alerts);
+          log.info({ seq: frame.seq, scan: frame.scan_id, mode: frame.mode, part: frame.part, final: frame.final, applied: res.applied, items: res.items, alerts: res.alerts, removed: res.removed }, 'batch committed');
+          send({ v: PROTOCOL_VERSION, type: 'ack', seq: frame.seq, applied: res.applied });
+        },
+      }, flow);
     });
     ws.on('pong', () => { const s = told.get(ws); if (s) s.alive = true; });
-    ws.on('close', () => { if (ctx.sessions.get(hostId) === ws) ctx.sessions.delete(hostId); });
+    ws.on('close', () => { queue.forget(flow); if (ctx.sessions.get(hostId) === ws) ctx.sessions.delete(hostId); });
     ws.on('error', (err) => log.warn({ err }, 'agent connection error'));
   }
 
@@ -187,6 +205,8 @@ export function registerIngest(app: FastifyInstance, opts: IngestOptions): { con
     close: () => new Promise<void>((resolve) => {
       closing = true;
       clearInterval(sweep); clearInterval(liveness);
+      // Frames already received are committed and acknowledged before the sockets close.
+      while (queue.length) queue.flush();
       for (const ws of wss.clients) ws.close(1001, 'collector shutting down');
       const force = setTimeout(() => { for (const ws of wss.clients) ws.terminate(); }, 5000);
       wss.close(() => { clearTimeout(force); resolve(); });

@@ -162,11 +162,15 @@ export class InventoryStore {
   /** Applies a batch at most once (idempotent on host + seq). */
   readonly apply = (hostId: string, frame: InventoryFrame, matcher: Matcher, now = new Date()): BatchResult => {
     try { return this.applyTx(hostId, frame, matcher, now); } catch (err) {
-      // Ids of items and hosts inserted by the rolled-back transaction no longer exist.
-      this.idCache.clear(); this.idCacheSize = 0; this.matchCache.clear(); this.hosts.clear();
+      this.forgetCaches();
       throw err;
     }
   };
+
+  /** After a rollback: ids of items and hosts inserted by the rolled-back transaction no longer exist. */
+  forgetCaches(): void {
+    this.idCache.clear(); this.idCacheSize = 0; this.matchCache.clear(); this.hosts.clear();
+  }
 
   private readonly applyTx = (hostId: string, frame: InventoryFrame, matcher: Matcher, now: Date): BatchResult => this.db.transaction(() => {
     const lastSeq = this.q.hostSeq.get(hostId) as number | undefined;
