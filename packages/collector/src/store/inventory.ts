@@ -34,6 +34,8 @@ export function sameItem(a: InventoryItem, b: InventoryItem): boolean {
 /** Item kinds whose built-in detections depend on the clock (expiry): never served from the match cache. */
 const CLOCK_KINDS = new Set(['certificate', 'signature']);
 const NO_HITS: readonly CompiledIndicator[] = Object.freeze([]);
+/** SQL: a held row's last sighting, counting its host's last whole-inventory confirmation (migration 6). */
+const LAST_KNOWN = 'max(last_seen, coalesce((SELECT confirmed_at FROM host_nums WHERE num = host_inv.host), last_seen))';
 
 export class InventoryStore {
   private readonly q;
@@ -58,10 +60,14 @@ export class InventoryStore {
       upsertAlert: db.prepare(`INSERT INTO alerts (host_id, indicator_id, item_id, severity, first_seen, last_seen, item_first_seen, retro)
         VALUES (?, ?, ?, ?, ?, ?, ?, 0)
         ON CONFLICT (host_id, indicator_id, item_id) DO UPDATE SET last_seen = excluded.last_seen, item_removed = 0`),
-      removeNotSeen: db.prepare('UPDATE host_inv SET removed_at = ? WHERE host = ? AND removed_at IS NULL AND scan != ?'),
-      removeByKey: db.prepare(`UPDATE host_inv SET removed_at = ? WHERE host = ? AND removed_at IS NULL
-        AND item IN (SELECT id FROM items WHERE ikey = ?)`),
-      confirmPresent: db.prepare('UPDATE host_inv SET last_seen = ? WHERE host = ? AND removed_at IS NULL'),
+      // A removed row keeps the last time it was known present: its own, or its host's last confirmation.
+      removeNotSeen: db.prepare(`UPDATE host_inv SET removed_at = @ts, last_seen = ${LAST_KNOWN} WHERE host = @host AND removed_at IS NULL AND scan != @scan`),
+      removeByKey: db.prepare(`UPDATE host_inv SET removed_at = @ts, last_seen = ${LAST_KNOWN} WHERE host = @host AND removed_at IS NULL
+        AND item IN (SELECT id FROM items WHERE ikey = @key)`),
+      // A delta that sends a key with new content replaces the host's older content under that key.
+      replaceOlder: db.prepare(`UPDATE host_inv SET removed_at = @ts, last_seen = ${LAST_KNOWN} WHERE host = @host AND removed_at IS NULL
+        AND item IN (SELECT id FROM items WHERE ikey = @key) AND item != @item`),
+      confirmPresent: db.prepare('UPDATE host_nums SET confirmed_at = ? WHERE num = ?'),
       markAlertsRemoved: db.prepare(`UPDATE alerts SET item_removed = 1 WHERE host_id = ? AND item_removed = 0
         AND item_id IN (SELECT item FROM host_inv WHERE host = ? AND removed_at IS NOT NULL)`),
       hostFacts: db.prepare('UPDATE hosts SET hostname = ?, os = ?, agent_version = ? WHERE id = ?'),
@@ -182,8 +188,11 @@ export class InventoryStore {
     this.q.upsertPairs.run(num, ts, ts, scan, `[${Float64Array.from(ids).sort().join(',')}]`);
     const alerts = this.alertsFor(hostId, num, frame.items, ids, matcher, now);
     let removed = 0;
-    if (frame.mode === 'delta') for (const key of frame.removed ?? []) removed += this.q.removeByKey.run(ts, num, key).changes;
-    if (frame.mode === 'full' && frame.final) removed += this.q.removeNotSeen.run(ts, num, scan).changes;
+    if (frame.mode === 'delta') {
+      for (let i = 0; i < ids.length; i++) removed += this.q.replaceOlder.run({ ts, host: num, key: frame.items[i]!.key, item: ids[i] }).changes;
+      for (const key of frame.removed ?? []) removed += this.q.removeByKey.run({ ts, host: num, key }).changes;
+    }
+    if (frame.mode === 'full' && frame.final) removed += this.q.removeNotSeen.run({ ts, host: num, scan }).changes;
     // A delta scan sends only changes: its end confirms every item still held was present.
     if (frame.mode === 'delta' && frame.final) this.q.confirmPresent.run(ts, num);
     if (removed) this.q.markAlertsRemoved.run(hostId, num);

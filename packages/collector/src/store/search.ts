@@ -16,7 +16,8 @@ interface Row { host_id: string; hostname: string; item_id: number; data: string
  * `includeRemoved` adds items that have left the host (inventory history).
  */
 export function searchByKey(db: DB, key: string, opts: { includeRemoved?: boolean | undefined; limit: number; keep?: (item: Record<string, unknown>) => boolean }): SearchResult {
-  const rows = db.prepare(`SELECT n.host_id, h.hostname, hi.item AS item_id, it.data, hi.first_seen, hi.last_seen, hi.removed_at
+  const rows = db.prepare(`SELECT n.host_id, h.hostname, hi.item AS item_id, it.data, hi.first_seen,
+      CASE WHEN hi.removed_at IS NULL AND n.confirmed_at > hi.last_seen THEN n.confirmed_at ELSE hi.last_seen END AS last_seen, hi.removed_at
     FROM item_keys k JOIN items it ON it.id = k.item_id JOIN host_inv hi ON hi.item = k.item_id
     JOIN host_nums n ON n.num = hi.host JOIN hosts h ON h.id = n.host_id
     WHERE k.value = ? ${opts.includeRemoved ? '' : 'AND hi.removed_at IS NULL'} ORDER BY h.hostname, n.host_id, hi.item`).all(key) as Row[];

@@ -50,6 +50,42 @@ t.test('delta final confirms held items; full final removes unseen ones', async 
   t.same(rows().map((x) => x.removed_at !== null), [false, true, true]);
 });
 
+t.test('a delta confirms with one host row (stored pairs untouched); removal keeps the confirmed sighting', async (t) => {
+  const h = await harness(t);
+  h.host('h1');
+  const a = file('C:/a.dll', 'a'), b = file('C:/b.dll', 'b');
+  h.scan('h1', [a, b]);
+  const raw = () => h.svc.db.prepare('SELECT item, last_seen, removed_at FROM host_inv ORDER BY item').all();
+  const view = () => h.svc.db.prepare(`SELECT last_seen, removed_at FROM host_items WHERE host_id = 'h1' ORDER BY item_id`).all() as Array<{ last_seen: string; removed_at: string | null }>;
+  const stored = raw(), first = view();
+  await new Promise((r) => setTimeout(r, 5));
+  h.scan('h1', [], 'delta');
+  t.same(raw(), stored, 'no pair rewritten by the confirmation');
+  const confirmed = h.svc.db.prepare(`SELECT confirmed_at FROM host_nums WHERE host_id = 'h1'`).pluck().get() as string;
+  t.ok(confirmed > first[0]!.last_seen);
+  t.same(view().map((r) => r.last_seen), [confirmed, confirmed], 'the view shows the confirmation');
+  await new Promise((r) => setTimeout(r, 5));
+  h.scan('h1', [], 'delta', [b.key]);
+  const after = view();
+  t.ok(after[1]!.removed_at, 'b removed');
+  t.ok(after[1]!.last_seen >= confirmed && after[1]!.last_seen < after[1]!.removed_at!, 'b keeps its last confirmed sighting, before its removal');
+});
+
+t.test('a delta that sends a key with new content retires the host\'s older content under that key', async (t) => {
+  const h = await harness(t);
+  h.host('h1'); h.host('h2');
+  const v1 = software('Tool', '1.0'), v2 = software('Tool', '2.0'), other = software('Other', '1.0');
+  h.scan('h1', [v1, other]);
+  h.scan('h2', [v1]);
+  const r = h.scan('h1', [v2], 'delta');
+  t.equal(r.removed, 1, 'the old version counted as removed');
+  const held = (host: string) => h.svc.db.prepare(`SELECT json_extract(it.data, '$.version') AS v, json_extract(it.data, '$.name') AS n FROM host_items hi
+    JOIN items it ON it.id = hi.item_id WHERE hi.host_id = ? AND hi.removed_at IS NULL ORDER BY n, v`).all(host);
+  t.same(held('h1'), [{ n: 'Other', v: '1.0' }, { n: 'Tool', v: '2.0' }], 'one current row per key');
+  t.same(held('h2'), [{ n: 'Tool', v: '1.0' }], 'other hosts keep their version');
+  t.equal(h.scan('h1', [v2], 'delta').removed, 0, 'resending the same content replaces nothing');
+});
+
 t.test('indicators pushed after a scan are matched on the next rescan (match cache invalidated)', async (t) => {
   const h = await harness(t);
   h.host('h1');

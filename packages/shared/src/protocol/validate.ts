@@ -46,17 +46,25 @@ export interface ParseOptions { maxBytes?: number; maxDepth?: number }
 
 /** Bytes → JSON value, with size, UTF-8 and depth limits. */
 export function parseJsonFrame(raw: string | Uint8Array, opts: ParseOptions = {}): Result<unknown> {
-  const maxBytes = opts.maxBytes ?? DEFAULT_MAX_FRAME_BYTES;
   const maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH;
-  let text: string;
+  const text = frameText(raw, opts.maxBytes ?? DEFAULT_MAX_FRAME_BYTES);
+  if (!text.ok) return text;
+  if (jsonDepth(text.value, maxDepth) > maxDepth) return tooDeep(maxDepth);
+  return parseText(text.value);
+}
+
+const tooDeep = (maxDepth: number): Result<never> => ({ ok: false, code: 'CW_PROTO_TOO_DEEP', message: `JSON nested deeper than ${maxDepth}` });
+
+/** Size and UTF-8 checks: the frame as text. */
+function frameText(raw: string | Uint8Array, maxBytes: number): Result<string> {
   if (typeof raw === 'string') {
-    if (raw.length > maxBytes) return { ok: false, code: 'CW_PROTO_TOO_LARGE', message: `frame larger than ${maxBytes} bytes` };
-    text = raw;
-  } else {
-    if (raw.byteLength > maxBytes) return { ok: false, code: 'CW_PROTO_TOO_LARGE', message: `frame larger than ${maxBytes} bytes` };
-    try { text = utf8.decode(raw); } catch { return { ok: false, code: 'CW_PROTO_BAD_JSON', message: 'frame is not valid UTF-8' }; }
+    return raw.length > maxBytes ? { ok: false, code: 'CW_PROTO_TOO_LARGE', message: `frame larger than ${maxBytes} bytes` } : { ok: true, value: raw };
   }
-  if (jsonDepth(text, maxDepth) > maxDepth) return { ok: false, code: 'CW_PROTO_TOO_DEEP', message: `JSON nested deeper than ${maxDepth}` };
+  if (raw.byteLength > maxBytes) return { ok: false, code: 'CW_PROTO_TOO_LARGE', message: `frame larger than ${maxBytes} bytes` };
+  try { return { ok: true, value: utf8.decode(raw) }; } catch { return { ok: false, code: 'CW_PROTO_BAD_JSON', message: 'frame is not valid UTF-8' }; }
+}
+
+function parseText(text: string): Result<unknown> {
   try {
     return { ok: true, value: JSON.parse(text) as unknown };
   } catch (err) {
@@ -125,10 +133,21 @@ export function validateCollectorFrame(value: unknown): Result<CollectorFrame> {
   return c.check(value) ? { ok: true, value: value as CollectorFrame } : { ok: false, code: 'CW_PROTO_BAD_FRAME', message: c.explain(value) };
 }
 
-/** Raw bytes → validated agent frame. */
-export function parseAgentFrame(raw: string | Uint8Array, opts?: ParseOptions): Result<AgentFrame> {
-  const r = parseJsonFrame(raw, opts);
-  return r.ok ? validateAgentFrame(r.value) : r;
+/**
+ * Raw bytes → validated agent frame. The hot path of ingest, so the depth scan runs only for
+ * frames that fail validation (to name the failure): V8's JSON.parse does not recurse, and the
+ * schemas are closed objects of bounded depth (no Unknown/Record anywhere in an item, envelope
+ * items checked one level down), so a frame that validates cannot be deep and nothing recursive
+ * ever walks one that does not.
+ */
+export function parseAgentFrame(raw: string | Uint8Array, opts: ParseOptions = {}): Result<AgentFrame> {
+  const maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH;
+  const text = frameText(raw, opts.maxBytes ?? DEFAULT_MAX_FRAME_BYTES);
+  if (!text.ok) return text;
+  const parsed = parseText(text.value);
+  if (!parsed.ok) return jsonDepth(text.value, maxDepth) > maxDepth ? tooDeep(maxDepth) : parsed;
+  const frame = validateAgentFrame(parsed.value);
+  return !frame.ok && jsonDepth(text.value, maxDepth) > maxDepth ? tooDeep(maxDepth) : frame;
 }
 
 /** Raw bytes → validated collector frame. */

@@ -8,6 +8,22 @@
  * indicator can name (hash, normalised software name, serial, thumbprint, signer, file name)
  * to items, so matching and retro-hunt are index lookups, not scans.
  */
+/** The host_items view's write-through triggers (migration 4; recreated with the view in 6). */
+const HOST_ITEMS_TRIGGERS = `
+  CREATE TRIGGER host_items_insert INSTEAD OF INSERT ON host_items BEGIN
+    INSERT OR IGNORE INTO host_nums (host_id) VALUES (NEW.host_id);
+    INSERT INTO host_inv (host, item, first_seen, last_seen, removed_at, scan)
+      VALUES ((SELECT num FROM host_nums WHERE host_id = NEW.host_id), NEW.item_id, NEW.first_seen, NEW.last_seen, NEW.removed_at, 0);
+  END;
+  CREATE TRIGGER host_items_update INSTEAD OF UPDATE ON host_items BEGIN
+    UPDATE host_inv SET first_seen = NEW.first_seen, last_seen = NEW.last_seen, removed_at = NEW.removed_at
+      WHERE host = (SELECT num FROM host_nums WHERE host_id = OLD.host_id) AND item = OLD.item_id;
+  END;
+  CREATE TRIGGER host_items_delete INSTEAD OF DELETE ON host_items BEGIN
+    DELETE FROM host_inv WHERE host = (SELECT num FROM host_nums WHERE host_id = OLD.host_id) AND item = OLD.item_id;
+  END;
+`;
+
 export const MIGRATIONS: readonly string[] = [
   /* 1: initial */ `
   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
@@ -202,20 +218,20 @@ export const MIGRATIONS: readonly string[] = [
     SELECT n.host_id AS host_id, hi.item AS item_id, hi.first_seen AS first_seen, hi.last_seen AS last_seen,
       hi.removed_at AS removed_at, hi.scan AS scan_id
     FROM host_inv hi JOIN host_nums n ON n.num = hi.host;
-  CREATE TRIGGER host_items_insert INSTEAD OF INSERT ON host_items BEGIN
-    INSERT OR IGNORE INTO host_nums (host_id) VALUES (NEW.host_id);
-    INSERT INTO host_inv (host, item, first_seen, last_seen, removed_at, scan)
-      VALUES ((SELECT num FROM host_nums WHERE host_id = NEW.host_id), NEW.item_id, NEW.first_seen, NEW.last_seen, NEW.removed_at, 0);
-  END;
-  CREATE TRIGGER host_items_update INSTEAD OF UPDATE ON host_items BEGIN
-    UPDATE host_inv SET first_seen = NEW.first_seen, last_seen = NEW.last_seen, removed_at = NEW.removed_at
-      WHERE host = (SELECT num FROM host_nums WHERE host_id = OLD.host_id) AND item = OLD.item_id;
-  END;
-  CREATE TRIGGER host_items_delete INSTEAD OF DELETE ON host_items BEGIN
-    DELETE FROM host_inv WHERE host = (SELECT num FROM host_nums WHERE host_id = OLD.host_id) AND item = OLD.item_id;
-  END;
-  `,
+  ${HOST_ITEMS_TRIGGERS}  `,
   /* 5: TAXII sources: a CA bundle per source (feeds/taxii.ts); credentials stay in auth (JSON) */ `
   ALTER TABLE taxii_sources ADD COLUMN ca_file TEXT;
   `,
+  /* 6: a delta scan's end confirms the host's held items with one row (host_nums.confirmed_at),
+     not one UPDATE per held item (a delta storm of 10,000 hosts rewrote 30 million rows). A held
+     item's last_seen is the later of its own and its host's confirmation; removal folds the
+     confirmation into the row. The view and its triggers are recreated (dropping a view drops them). */ `
+  ALTER TABLE host_nums ADD COLUMN confirmed_at TEXT;
+  DROP VIEW host_items;
+  CREATE VIEW host_items AS
+    SELECT n.host_id AS host_id, hi.item AS item_id, hi.first_seen AS first_seen,
+      CASE WHEN hi.removed_at IS NULL AND n.confirmed_at > hi.last_seen THEN n.confirmed_at ELSE hi.last_seen END AS last_seen,
+      hi.removed_at AS removed_at, hi.scan AS scan_id
+    FROM host_inv hi JOIN host_nums n ON n.num = hi.host;
+  ${HOST_ITEMS_TRIGGERS}  `,
 ];
