@@ -1,0 +1,169 @@
+// Fleet bench: a real collector (2 cores shared with the simulator) against chainwatch-fleetsim —
+// hold N idle agents (RSS, memory per idle connection), initial sync N × M items over TLS
+// (end-to-end items/s, ack latency), a delta storm (N × 50 changed items), a short churn with
+// reconnects; API p99 under load (autocannon, run by fleetsim); stored items counted per host
+// (sqlite3, read-only) and alerts raised vs planted. Beside it the storage ceiling: the same
+// rows inserted into a fresh database with the collector's schema by plain prepared statements
+// in one process (several repetitions, median). Full: 10,000 × 3,000; CW_BENCH_QUICK=1: 300 × 1,000.
+// Env: CW_FLEET_AGENTS, CW_FLEET_ITEMS override the sizes. Last stdout line: result JSON.
+import { spawn, execFileSync, execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { report, round } from './lib/common.mjs';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const SELF = fileURLToPath(import.meta.url);
+if (process.argv[2] === '--raw-insert') { await rawInsert(Number(process.argv[3]), Number(process.argv[4]), process.argv[5]); process.exit(0); }
+
+/**
+ * The storage ceiling, run in a child process: fleetsim's own inventories (same generator,
+ * seed and sizes) inserted with plain prepared statements into a fresh database migrated with
+ * the collector's schema — items deduplicated by digest (a Map, as the collector caches ids),
+ * their lookup keys, one host pair per item — one transaction per 10 hosts. No validation,
+ * matching, network or TLS: what SQLite alone takes for these rows.
+ */
+async function rawInsert(agents, items, file) {
+  const Database = (await import('better-sqlite3')).default;
+  const { MIGRATIONS } = await import('../packages/collector/dist/store/migrations/index.js');
+  const { itemKeys } = await import('../packages/collector/dist/match/keys.js');
+  const { loadCatalog } = await import('../packages/fleetsim/dist/catalog.js');
+  const { FleetModel } = await import('../packages/fleetsim/dist/fleet-data.js');
+  const model = new FleetModel(loadCatalog('/var/lib/dpkg/status', '/var/lib/dpkg/info', Math.max(items * 2, 5000)), { seed: 7, items, matchShare: 0.01, runTag: 'raw' });
+  const d = new Database(file);
+  d.pragma('journal_mode = WAL'); d.pragma('synchronous = NORMAL'); d.pragma('cache_size = -65536');
+  for (let v = 0; v < MIGRATIONS.length; v++) d.exec(MIGRATIONS[v]);
+  const insItem = d.prepare('INSERT INTO items (digest, kind, ikey, data) VALUES (?, ?, ?, ?)');
+  const insKey = d.prepare('INSERT OR IGNORE INTO item_keys (value, item_id) VALUES (?, ?)');
+  const insHost = d.prepare('INSERT INTO host_nums (host_id, scan_id, scan) VALUES (?, ?, 1) RETURNING num').pluck();
+  const insPair = d.prepare('INSERT INTO host_inv (host, item, first_seen, last_seen, scan) VALUES (?, ?, ?, ?, 1)');
+  // Rows prepared before the clock starts (digests, parsed items, keys): only SQLite is timed.
+  const distinct = [], index = new Map();
+  const fleet = Array.from({ length: agents }, (_, h) => Int32Array.from(model.hostItems(h), (text) => {
+    const digest = createHash('sha256').update(text).digest(), k = digest.toString('base64');
+    let i = index.get(k);
+    if (i === undefined) { const it = JSON.parse(text); i = distinct.length; distinct.push({ digest, kind: it.kind, key: it.key, text, keys: itemKeys(it), id: 0 }); index.set(k, i); }
+    return i;
+  }));
+  const hostIds = fleet.map((_, h) => model.hostId(h));
+  const t0 = performance.now();
+  let rows = 0;
+  const batch = d.transaction((from, to) => {
+    const ts = new Date().toISOString();
+    for (let h = from; h < to; h++) {
+      const num = insHost.get(hostIds[h], 'full');
+      for (const i of fleet[h]) {
+        const it = distinct[i];
+        if (it.id === 0) {
+          it.id = Number(insItem.run(it.digest, it.kind, it.key, it.text).lastInsertRowid);
+          for (const key of it.keys) insKey.run(key, it.id);
+        }
+        insPair.run(num, it.id, ts, ts);
+        rows++;
+      }
+    }
+  });
+  for (let h = 0; h < agents; h += 10) batch(h, Math.min(agents, h + 10));
+  const s = (performance.now() - t0) / 1000;
+  d.close();
+  console.log(JSON.stringify({ rows, distinct_items: distinct.length, seconds: s, items_per_s: Math.round(rows / s) }));
+}
+const QUICK = process.env.CW_BENCH_QUICK === '1';
+const AGENTS = Number(process.env.CW_FLEET_AGENTS ?? (QUICK ? 300 : 10_000));
+const ITEMS = Number(process.env.CW_FLEET_ITEMS ?? (QUICK ? 1000 : 3000));
+const STORM = 50, HOLD_S = QUICK ? 2 : 10, CHURN_S = QUICK ? 4 : 30, RAW_REPS = QUICK ? 2 : 3;
+const PAGE = 4096, CLK_TCK = 100;
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'cw-bench-fleet-'));
+const db = path.join(dir, 'db', 'c.db'), ready = path.join(dir, 'ready.json'), secret = 'bench-fleet-' + Date.now();
+const colArgs = ['start', '--db', db, '--port', '0', '--ready-file', ready, '--enroll-secret', secret, '--auth-fail-limit', '0', '--enroll-rate', '1000000', '--frame-rate', '100000'];
+const col = spawn(process.execPath, [path.join(REPO, 'packages/collector/bin/chainwatch-collector.js'), ...colArgs],
+  { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, CHAINWATCH_LOG_LEVEL: 'warn' } });
+const stopCollector = () => new Promise((r) => { if (col.exitCode !== null) return r(); col.once('exit', r); col.kill('SIGTERM'); });
+
+/** RSS (bytes) and CPU seconds (user+system) of a process, from /proc. */
+function procSample(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { t: Date.now(), rss: Number(f[21]) * PAGE, cpu: (Number(f[11]) + Number(f[12])) / CLK_TCK };
+}
+
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : 0; };
+
+try {
+  while (!existsSync(ready)) { if (col.exitCode !== null) throw new Error('collector exited'); await new Promise((r) => setTimeout(r, 100)); }
+  const { url } = JSON.parse(readFileSync(ready, 'utf8'));
+  const ca = path.join(dir, 'db', 'tls', 'ca.pem');
+  const token = execFileSync(process.execPath, [path.join(REPO, 'packages/collector/bin/chainwatch-collector.js'), 'token', 'create', '--role', 'admin', '--label', 'bench-fleet', '--db', db], { encoding: 'utf8' }).trim().split('\n').pop();
+
+  await new Promise((r) => setTimeout(r, 1000));
+  const samples = [];
+  const base = procSample(col.pid);
+  const sampler = setInterval(() => { try { samples.push(procSample(col.pid)); } catch { /* exited */ } }, 250);
+
+  const simArgs = [path.join(REPO, 'packages/fleetsim/bin/chainwatch-fleetsim.js'), '--agents', String(AGENTS), '--items', String(ITEMS), '--url', url, '--ca', ca,
+    '--enroll-secret', secret, '--admin-token', token, '--db', db, '--hold', String(HOLD_S), '--storm', String(STORM), '--duration', String(CHURN_S),
+    '--delta-interval', String(Math.max(1, CHURN_S / 2)), '--churn', String(10 / ITEMS), '--reconnect-share', '0.02', '--match-share', '0.01', '--seed', '7', '--json'];
+  // Asynchronous, so the sampler above keeps ticking while the simulation runs.
+  const simRun = promisify(execFile)(process.execPath, simArgs, { encoding: 'utf8', maxBuffer: 1e8, timeout: (QUICK ? 600 : 7200) * 1000 });
+  simRun.child.stderr.pipe(process.stderr);
+  const simOut = (await simRun.catch((err) => ({ stdout: err.stdout ?? '' }))).stdout;
+  clearInterval(sampler);
+  const sim = JSON.parse(simOut.trim().split('\n').pop());
+  const ph = Object.fromEntries(sim.phases.map((p) => [p.phase, p]));
+  const within = (p) => samples.filter((s) => s.t >= p.start && s.t <= p.end);
+  const peakRss = Math.max(base.rss, ...samples.map((s) => s.rss));
+  // Idle connections: RSS at the end of the hold (every agent connected, nothing sent yet) minus before.
+  const holdRss = within(ph.hold).map((s) => s.rss);
+  const idleRss = holdRss.length ? median(holdRss.slice(-4)) : peakRss;
+  const cpuOf = (p) => { const w = within(p); return w.length > 1 ? round((w[w.length - 1].cpu - w[0].cpu) / ((w[w.length - 1].t - w[0].t) / 1000), 2) : null; };
+  const apiP99 = Math.max(0, ...sim.phases.flatMap((p) => (p.api ?? []).map((a) => a.p99)));
+  const apiErrors = sim.phases.flatMap((p) => p.api ?? []).reduce((n, a) => n + a.errors + a.non2xx, 0);
+  await stopCollector();
+
+  // Storage ceiling: the same rows (items, item keys, host pairs) in a fresh database, one process.
+  const rawRuns = [];
+  for (let i = 0; i < RAW_REPS; i++) {
+    const out = execFileSync(process.execPath, [SELF, '--raw-insert', String(AGENTS), String(ITEMS), path.join(dir, `raw-${i}.db`)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1e8 });
+    rawRuns.push(JSON.parse(out.trim().split('\n').pop()));
+    rmSync(path.join(dir, `raw-${i}.db`), { force: true }); rmSync(path.join(dir, `raw-${i}.db-wal`), { force: true });
+  }
+  const rawRate = Math.round(median(rawRuns.map((r) => r.items_per_s)));
+
+  const c = sim.counts;
+  const m = {
+    agents: AGENTS, items_per_host: ITEMS, total_items: AGENTS * ITEMS,
+    enroll_per_s: ph.enroll?.enroll_per_s ?? 0, connected: ph.connect?.connected ?? 0, connect_s: ph.connect?.seconds,
+    rss_before_mb: round(base.rss / 1e6), rss_idle_fleet_mb: round(idleRss / 1e6), rss_peak_mb: round(peakRss / 1e6),
+    kb_per_idle_connection: round((idleRss - base.rss) / 1024 / Math.max(1, ph.connect?.connected ?? 1)),
+    sync_s: ph.sync?.seconds, sync_items_per_s: ph.sync?.items_per_s ?? 0, sync_ack_ms: ph.sync?.ack_ms, sync_collector_cpu_cores: cpuOf(ph.sync),
+    storm_s: ph.storm ? round((ph.storm.end - ph.storm.start) / 1000, 2) : null, storm_ack_ms: ph.storm?.ack_ms, storm_collector_cpu_cores: cpuOf(ph.storm),
+    churn_reconnects: ph.churn?.reconnects ?? 0, churn_resent: ph.churn?.resent ?? 0, churn_settled_by_welcome: ph.churn?.settled_by_welcome ?? 0,
+    api_p99_ms: apiP99, api_errors: apiErrors, api_by_phase: Object.fromEntries(sim.phases.filter((p) => p.api).map((p) => [p.phase, Object.fromEntries(p.api.map((a) => [a.name, a.p99]))])),
+    frames_sent: c.frames_sent, frames_acked: c.frames_acked, frames_settled_by_welcome: c.settled_by_welcome, replays_acked_unapplied: c.duplicates_acked,
+    hosts_count_mismatched: c.hosts_mismatched, stored_keys: c.stored_keys, expected_keys: c.expected_keys, stored_rows: c.stored_rows,
+    alerts_planted: sim.alerts.planted, alerts_raised: sim.alerts.raised,
+    raw_sqlite_items_per_s: rawRate, raw_sqlite_runs_items_per_s: rawRuns.map((r) => r.items_per_s),
+    ingest_share_of_raw_ceiling: round((ph.sync?.items_per_s ?? 0) / Math.max(1, rawRate), 3),
+    sim_errors: Object.assign({}, ...sim.phases.map((p) => p.errors ?? {})),
+  };
+  const full = !QUICK && AGENTS >= 10_000 && ITEMS >= 3000;
+  const targets = {
+    connected: `== ${AGENTS}`, rss_peak_mb: '<= 1500 (10,000 agents)', sync_items_per_s: '>= 100000', storm_s: '<= 10', api_p99_ms: '< 100',
+    hosts_count_mismatched: '== 0', frames_acked: '== frames_sent - frames_settled_by_welcome', alerts_raised: '== alerts_planted',
+  };
+  const counted = m.hosts_count_mismatched === 0 && c.frames_sent === c.frames_acked + c.settled_by_welcome && sim.alerts.raised === sim.alerts.planted && m.connected === AGENTS && sim.ok;
+  const perf = m.rss_peak_mb <= 1500 && m.sync_items_per_s >= 100_000 && m.storm_s !== null && m.storm_s <= 10 && apiP99 < 100;
+  const reproduce = `npm run bench -- fleet${QUICK ? ' --quick' : ''}`;
+  report('fleet', m, targets, counted && perf, {
+    notes: `${full ? 'Full' : 'Quick'} sizes (${AGENTS} agents × ${ITEMS} items); collector and simulator share this machine's ${os.availableParallelism()} CPUs. Counting checks always apply; performance targets are those of the full run.`,
+    compare: [{ what: 'initial sync items/s: end to end over TLS vs raw better-sqlite3 inserts of the same rows', ours: m.sync_items_per_s, baseline: rawRate, label: 'ceiling', lowerIsBetter: false }],
+    reproduce,
+  });
+} finally {
+  await stopCollector();
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,144 @@
+/**
+ * A worker process (child_process.fork): holds its share of the fleet's agents and runs each
+ * phase the coordinator asks for over IPC, answering with that phase's stats.
+ */
+import { readFileSync } from 'node:fs';
+import { loadCatalog } from './catalog.js';
+import { FleetModel, type FleetSpec } from './fleet-data.js';
+import { Histogram } from './histogram.js';
+import { endpoint, eachLimited, requestJson } from './http.js';
+import { SimAgent, type AgentContext } from './sim-agent.js';
+import { emptyStats, countError, type PhaseStats } from './stats.js';
+import { rng, seedOf } from './rng.js';
+
+export interface WorkerConfig {
+  url: string; caFile: string; enrollSecret: string; spec: FleetSpec;
+  dpkgStatus: string; dpkgInfo: string;
+  first: number; count: number;
+  deflate: boolean; window: number; inflightFrames: number; connectConcurrency: number; enrollConcurrency: number;
+}
+export type Phase =
+  | { phase: 'enroll' } | { phase: 'connect' } | { phase: 'sync' }
+  | { phase: 'storm'; changes: number }
+  | { phase: 'churn'; durationS: number; intervalS: number; changes: number; reconnectShare: number }
+  | { phase: 'close' } | { phase: 'report' };
+export interface HostReport { hostId: string; host: number; expectedKeys: number; seq: number; ackedSeq: number; planted: boolean }
+export type WorkerMessage = { type: 'done'; phase: string; stats: PhaseStats; hosts?: HostReport[] } | { type: 'failed'; phase: string; error: string };
+
+class Worker {
+  private stats = emptyStats();
+  private latency = new Histogram();
+  private readonly agents: SimAgent[] = [];
+  private readonly model: FleetModel;
+  private readonly ep;
+  private slots: number;
+  private readonly waiting: SimAgent[] = [];
+  private idleWaiter: (() => void) | null = null;
+  private readonly ctx: AgentContext;
+
+  constructor(private readonly cfg: WorkerConfig) {
+    const catalog = loadCatalog(cfg.dpkgStatus, cfg.dpkgInfo, Math.max(cfg.spec.items * 2, 5000));
+    this.model = new FleetModel(catalog, cfg.spec);
+    const ca = readFileSync(cfg.caFile, 'utf8');
+    this.ep = endpoint(cfg.url, ca, cfg.enrollConcurrency);
+    this.slots = cfg.inflightFrames;
+    const wsUrl = this.ep.url.replace(/^http/, 'ws') + '/api/v1/agents/stream';
+    this.ctx = {
+      wsUrl, ca, deflate: cfg.deflate, window: cfg.window,
+      stats: () => this.stats, latency: () => this.latency,
+      takeSlot: (a) => {
+        if (this.slots > 0) { this.slots--; return true; }
+        if (!this.waiting.includes(a)) this.waiting.push(a);
+        return false;
+      },
+      releaseSlot: () => { this.slots++; while (this.slots > 0 && this.waiting.length) this.waiting.shift()!.pump(); },
+      onIdle: () => { if (this.idleWaiter && this.agents.every((x) => x.idle)) this.idleWaiter(); },
+    };
+    for (let i = 0; i < cfg.count; i++) {
+      const host = cfg.first + i;
+      this.agents.push(new SimAgent(host, this.model.hostId(host), this.ctx));
+    }
+    setInterval(() => { const now = Date.now(); for (const a of this.agents) a.heartbeat(now); }, 1000).unref();
+  }
+
+  async run(p: Phase): Promise<WorkerMessage> {
+    this.stats = emptyStats(); this.latency = new Histogram();
+    let hosts: HostReport[] | undefined;
+    switch (p.phase) {
+      case 'enroll': await eachLimited(this.agents, this.cfg.enrollConcurrency, (a) => this.enroll(a)); break;
+      case 'connect': await eachLimited(this.agents, this.cfg.connectConcurrency, (a) => this.connect(a)); break;
+      case 'sync':
+        for (const a of this.live()) a.enqueue({ mode: 'full', scanId: `full-${a.host}`, make: () => ({ items: this.model.hostItems(a.host), removed: [] }) });
+        await this.allIdle(); break;
+      case 'storm':
+        for (const a of this.live()) this.sendDelta(a, p.changes, 'storm');
+        await this.allIdle(); break;
+      case 'churn': await this.churn(p); break;
+      case 'close': await Promise.all(this.agents.map((a) => a.close())); break;
+      case 'report':
+        hosts = this.agents.map((a) => ({ hostId: a.hostId, host: a.host, expectedKeys: this.model.expectedKeys(a.host, a.deltas), seq: a.seq, ackedSeq: a.ackedSeq, planted: this.model.planted(a.host) !== null }));
+    }
+    this.stats.ackLatency = this.latency.toJSON();
+    return { type: 'done', phase: p.phase, stats: this.stats, ...(hosts ? { hosts } : {}) };
+  }
+
+  private async enroll(a: SimAgent): Promise<void> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        const r = await requestJson(this.ep, 'POST', '/api/v1/agents/enroll', { enroll_secret: this.cfg.enrollSecret, host_id: a.hostId, hostname: this.model.hostname(a.host), agent_version: 'fleetsim' });
+        if (r.status === 200) { a.token = (r.json as { token: string }).token; this.stats.enrolled++; return; }
+        countError(this.stats, `ENROLL_HTTP_${r.status}`);
+        if (r.status !== 429 && r.status < 500) return;
+      } catch (err) { countError(this.stats, (err as NodeJS.ErrnoException).code ?? 'ENROLL_ERROR'); }
+      await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
+    }
+  }
+
+  private async connect(a: SimAgent): Promise<void> {
+    if (!a.token) return;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try { await a.connect(); this.stats.connected++; return; } catch { await new Promise((r) => setTimeout(r, 200 * 2 ** attempt)); }
+    }
+  }
+
+  private sendDelta(a: SimAgent, changes: number, label: string): void {
+    const d = ++a.deltas;
+    a.enqueue({ mode: 'delta', scanId: `${label}-${a.host}-${d}`, make: () => this.model.delta(a.host, d, changes) });
+  }
+
+  /** Steady state: every agent sends a delta every interval (random phase), a share drop their link once. */
+  private async churn(p: Extract<Phase, { phase: 'churn' }>): Promise<void> {
+    const end = Date.now() + p.durationS * 1000;
+    const timers: NodeJS.Timeout[] = [];
+    for (const a of this.live()) {
+      const r = rng(seedOf(this.cfg.spec.seed, 'churn', a.host));
+      if (r() < p.reconnectShare) a.dropAfterSend = true;
+      const tick = () => {
+        if (Date.now() >= end) return;
+        this.sendDelta(a, p.changes, 'churn');
+        timers.push(setTimeout(tick, p.intervalS * 1000));
+      };
+      timers.push(setTimeout(tick, r() * Math.min(p.intervalS, p.durationS) * 1000));
+    }
+    await new Promise((r) => setTimeout(r, p.durationS * 1000));
+    for (const t of timers) clearTimeout(t);
+    await this.allIdle();
+  }
+
+  /** Agents that got through enrollment and a first welcome: the others have nothing to send on. */
+  private live(): SimAgent[] { return this.agents.filter((a) => a.everWelcomed); }
+
+  private allIdle(): Promise<void> {
+    if (this.agents.every((a) => a.idle)) return Promise.resolve();
+    return new Promise((resolve) => { this.idleWaiter = () => { this.idleWaiter = null; resolve(); }; });
+  }
+}
+
+let worker: Worker | null = null;
+process.on('message', (m: { type: 'init'; config: WorkerConfig } | { type: 'phase'; phase: Phase }) => {
+  void (async () => {
+    if (m.type === 'init') { worker = new Worker(m.config); process.send!({ type: 'ready' }); return; }
+    try { process.send!(await worker!.run(m.phase)); } catch (err) { process.send!({ type: 'failed', phase: m.phase.phase, error: (err as Error).stack ?? String(err) } satisfies WorkerMessage); }
+  })();
+});
+process.on('disconnect', () => process.exit(0));
