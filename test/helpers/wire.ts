@@ -37,7 +37,7 @@ export async function enroll(c: RunningCollector, hostId: string, secret = c.sec
   return r.json.token as string;
 }
 
-export interface Conn { ws: WebSocket; next(ms?: number): Promise<any>; status?: number; body?: string; closed: Promise<number> }
+export interface Conn { ws: WebSocket; next(ms?: number): Promise<any>; status?: number; body?: string; closed: Promise<number>; extensions?: string }
 
 export async function connect(c: RunningCollector, auth: string | null, headers: Record<string, string> = {}): Promise<Conn> {
   const ca = await caOf(c);
@@ -52,8 +52,10 @@ export async function connect(c: RunningCollector, auth: string | null, headers:
     const timer = setTimeout(() => rej(new Error('no frame in time')), ms);
     waiters.push((x) => { clearTimeout(timer); res(x); });
   });
+  let extensions: string | undefined;
+  ws.once('upgrade', (res) => { extensions = String(res.headers['sec-websocket-extensions'] ?? ''); });
   return new Promise((resolve) => {
-    ws.once('open', () => resolve({ ws, next, closed }));
+    ws.once('open', () => resolve({ ws, next, closed, ...(extensions !== undefined ? { extensions } : {}) }));
     ws.once('unexpected-response', (_req, res) => {
       let body = ''; res.on('data', (ch: Buffer) => { body += ch.toString(); });
       res.on('end', () => resolve({ ws, next, status: res.statusCode!, body, closed }));
