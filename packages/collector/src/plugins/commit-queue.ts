@@ -47,7 +47,7 @@ export class CommitQueue {
 
   constructor(private readonly opts: CommitQueueOptions) {
     this.budgetMs = opts.budgetMs ?? 40;
-    this.maxQueuedItems = opts.maxQueuedItems ?? 200_000;
+    this.maxQueuedItems = opts.maxQueuedItems ?? 50_000;
   }
 
   get length(): number { return this.queue.length; }

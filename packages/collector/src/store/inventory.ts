@@ -88,7 +88,7 @@ export class InventoryStore {
    */
   private readonly idCache = new Map<string, Array<[InventoryItem, number]>>();
   private idCacheSize = 0;
-  private static readonly ID_CACHE_MAX = 1_000_000;
+  private static readonly ID_CACHE_MAX = 250_000;
 
   /**
    * What the matcher said about an item id: a rescan sends the same items with the same
