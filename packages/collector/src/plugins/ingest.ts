@@ -21,8 +21,9 @@ import type { FastifyInstance } from 'fastify';
 import { WebSocketServer, type WebSocket } from 'ws';
 import {
   PROTOCOL_VERSION, parseAgentFrame, WireErrors,
-  type AckFrame, type ErrorFrame, type WelcomeFrame, type WireErrorCode,
+  type AckFrame, type ErrorFrame, type InventoryFrame, type WelcomeFrame, type WireErrorCode,
 } from '@chainwatch/shared';
+import type { BatchResult } from '../store/inventory.js';
 import type { CollectorService } from '../service.js';
 import { verifyAgentToken } from '../store/auth.js';
 import { nowIso } from '../store/db.js';
@@ -107,8 +108,8 @@ export function registerIngest(app: FastifyInstance, opts: IngestOptions): { con
   const ctx = transportContext(svc.db, opts.transport ?? {});
   const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxFrameBytes, perMessageDeflate: DEFLATE, clientTracking: true });
   const told = new WeakMap<WebSocket, { rotate: boolean; alive: boolean }>();
-  const queue = new CommitQueue({
-    apply: (hostId, frame) => svc.ingest(hostId, frame),
+  const hostSeen = svc.db.prepare('UPDATE hosts SET last_seen = ? WHERE id = ?');
+  const queue = new CommitQueue<FrameOutcome>({
     transaction: (fn) => { svc.db.transaction(fn)(); },
     groupFailed: () => svc.inventory.forgetCaches(),
   });
@@ -154,8 +155,17 @@ export function registerIngest(app: FastifyInstance, opts: IngestOptions): { con
       refill = now;
       return --tokens >= 0;
     };
+    /** Runs in the commit queue's transaction: parse, validate, store. */
+    const handleFrame = (raw: string | Buffer, seen: { seq?: number }): FrameOutcome => {
+      const r = parseAgentFrame(raw, { maxBytes: opts.maxFrameBytes });
+      if (!r.ok) return { kind: 'rejected', code: r.code, message: r.message, seq: seqOf(raw) };
+      if (r.value.type === 'heartbeat') { hostSeen.run(nowIso(), hostId); return { kind: 'heartbeat' }; }
+      const { items: _items, removed: _removed, ...frame } = r.value;
+      seen.seq = frame.seq;
+      return { kind: 'stored', seq: frame.seq, frame, res: svc.ingest(hostId, r.value) };
+    };
     send({ v: PROTOCOL_VERSION, type: 'welcome', host_id: hostId, last_seq: lastSeq, heartbeat_s: opts.heartbeatS, ...(rotate ? { rotate_token: true } : {}) });
-    svc.db.prepare('UPDATE hosts SET last_seen = ? WHERE id = ?').run(nowIso(), hostId);
+    hostSeen.run(nowIso(), hostId);
 
     ws.on('message', (data: Buffer, isBinary) => {
       if (broken || closing) return;
@@ -168,28 +178,26 @@ export function registerIngest(app: FastifyInstance, opts: IngestOptions): { con
         ws.close(1008, 'frame rate limit');
         return;
       }
-      const r = parseAgentFrame(isBinary ? data : data.toString('utf8'), { maxBytes: opts.maxFrameBytes });
-      if (!r.ok) return reject(r.code, r.message, seqOf(data));
-      const frame = r.value;
-      if (frame.type === 'heartbeat') {
-        svc.db.prepare('UPDATE hosts SET last_seen = ? WHERE id = ?').run(nowIso(), hostId);
-        return;
-      }
+      const raw = isBinary ? data : data.toString('utf8');
+      const seen: { seq?: number } = {};
       queue.submit({
-        hostId, frame,
+        hostId, weight: data.length,
         cancelled: () => broken,
-        done: (err, res) => {
-          if (err || !res) {
+        run: () => handleFrame(raw, seen),
+        done: (err, out) => {
+          if (err || !out) {
             if (broken) return;
             broken = true;
-            log.error({ err, seq: frame.seq }, 'batch not stored');
-            send({ v: PROTOCOL_VERSION, type: 'error', code: 'CW_STORE_FAILED', message: WireErrors.CW_STORE_FAILED, seq: frame.seq });
+            log.error({ err, seq: seen.seq }, 'batch not stored');
+            send({ v: PROTOCOL_VERSION, type: 'error', code: 'CW_STORE_FAILED', message: WireErrors.CW_STORE_FAILED, ...(seen.seq !== undefined ? { seq: seen.seq } : {}) });
             ws.close(1011, 'store failed; reconnect and resend');
-            return;
+          } else if (out.kind === 'rejected') reject(out.code, out.message, out.seq);
+          else if (out.kind === 'stored') {
+            const { frame: f, res } = out;
+            if (res.applied) metrics.batchCommitted(res.items, res.alerts);
+            log.info({ seq: f.seq, scan: f.scan_id, mode: f.mode, part: f.part, final: f.final, applied: res.applied, items: res.items, alerts: res.alerts, removed: res.removed }, 'batch committed');
+            send({ v: PROTOCOL_VERSION, type: 'ack', seq: f.seq, applied: res.applied });
           }
-          if (res.applied) metrics.batchCommitted(res.items, res.alerts);
-          log.info({ seq: frame.seq, scan: frame.scan_id, mode: frame.mode, part: frame.part, final: frame.final, applied: res.applied, items: res.items, alerts: res.alerts, removed: res.removed }, 'batch committed');
-          send({ v: PROTOCOL_VERSION, type: 'ack', seq: frame.seq, applied: res.applied });
         },
       }, flow);
     });
@@ -223,11 +231,17 @@ export function registerIngest(app: FastifyInstance, opts: IngestOptions): { con
   };
 }
 
+/** What a queued frame came to, reported to its connection after the group commits. */
+type FrameOutcome =
+  | { kind: 'rejected'; code: WireErrorCode; message: string; seq: number | undefined }
+  | { kind: 'heartbeat'; seq?: undefined }
+  | { kind: 'stored'; seq: number; frame: Omit<InventoryFrame, 'items' | 'removed'>; res: BatchResult };
+
 /** Best-effort `seq` of a frame that failed validation, so the agent can tell which batch. */
-function seqOf(data: Buffer): number | undefined {
+function seqOf(data: string | Buffer): number | undefined {
   if (data.length > 64 * 1024 * 1024) return undefined;
   try {
-    const s = (JSON.parse(data.toString('utf8')) as { seq?: unknown } | null)?.seq;
+    const s = (JSON.parse(typeof data === 'string' ? data : data.toString('utf8')) as { seq?: unknown } | null)?.seq;
     return Number.isSafeInteger(s) && (s as number) >= 0 ? s as number : undefined;
   } catch { return undefined; }
 }

@@ -3,7 +3,7 @@
 // group and acknowledges nothing, and the queue's bound pauses the submitting connection.
 import t from 'tap';
 import type { InventoryFrame } from '@chainwatch/shared';
-import { CommitQueue, type QueuedFrame } from '../../src/plugins/commit-queue.js';
+import { CommitQueue, type QueuedWork } from '../../src/plugins/commit-queue.js';
 import type { BatchResult } from '../../src/store/inventory.js';
 import { harness, file, software, type Harness } from '../fixtures/harness.js';
 
@@ -15,14 +15,15 @@ interface Outcome { host: string; seq: number; err: Error | null; res?: BatchRes
 function queueOn(h: Harness, overrides: Partial<ConstructorParameters<typeof CommitQueue>[0]> = {}) {
   const outcomes: Outcome[] = [];
   let failedGroups = 0;
-  const q = new CommitQueue({
-    apply: (hostId, f) => h.svc.ingest(hostId, f),
+  const q = new CommitQueue<BatchResult>({
     transaction: (fn) => { h.svc.db.transaction(fn)(); },
     groupFailed: () => { failedGroups++; h.svc.inventory.forgetCaches(); },
     ...overrides,
   });
   const submit = (host: string, f: InventoryFrame, source?: { pause(): void; resume(): void }) => {
-    const entry: QueuedFrame = { hostId: host, frame: f, done: (err, res) => outcomes.push({ host, seq: f.seq, err, res }) };
+    const entry: QueuedWork<BatchResult> = {
+      hostId: host, weight: f.items.length, run: () => h.svc.ingest(host, f), done: (err, res) => outcomes.push({ host, seq: f.seq, err, res }),
+    };
     q.submit(entry, source);
   };
   const settled = async () => { while (q.length) await new Promise((r) => setImmediate(r)); await new Promise((r) => setImmediate(r)); };
@@ -105,7 +106,7 @@ t.test('a group stops at its time budget (at least one frame each) and the rest 
 t.test('past its bound the queue pauses the submitting connection and resumes it once drained', async (t) => {
   const h = await harness(t);
   h.host('a');
-  const { submit, settled } = queueOn(h, { maxQueuedItems: 3 });
+  const { submit, settled } = queueOn(h, { maxQueuedWeight: 3 });
   const calls: string[] = [];
   const source = { pause: () => calls.push('pause'), resume: () => calls.push('resume') };
   submit('a', frame(1, [file('C:/1', '1'), file('C:/2', '2')]), source);
