@@ -1,15 +1,15 @@
 /**
  * chainwatch-agent: the command line. Only this file touches process exit codes.
+ *
+ * Each command's module is imported when that command runs, not before: a scan must not
+ * carry the transport (ws, node-forge, the protocol schemas) or the verifier's parsers in
+ * its resident memory (osquery's watchdog allows an agent 200 MB; ours aims at half).
  */
 import { createLogger } from './log.js';
 import { AgentError } from './errors.js';
 import { AGENT_VERSION } from './version.js';
-import { runScanCommand, SCAN_USAGE } from './cli/scan.js';
-import { runRunCommand, RUN_USAGE } from './cli/run.js';
-import { runInstallCommand, runUninstallCommand, runStatusCommand } from './cli/install.js';
-import { runVerify } from './cli/verify.js';
 
-const USAGE = `chainwatch-agent ${AGENT_VERSION} — inventory software, files and code signing for chainwatch
+const usage = (scanUsage: string, runUsage: string): string => `chainwatch-agent ${AGENT_VERSION} — inventory software, files and code signing for chainwatch
 
 Usage:
   chainwatch-agent scan [--root DIR] [--json]          one local inventory pass
@@ -20,9 +20,9 @@ Usage:
 The agent is read-only: it reads inventory and sends it; nothing the collector sends can make
 it run a command or read a path of the collector's choosing.
 
-${SCAN_USAGE}
+${scanUsage}
 
-${RUN_USAGE}
+${runUsage}
 `;
 
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -35,14 +35,18 @@ async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   const log = createLogger();
   switch (cmd) {
-    case 'scan': return runScanCommand(rest, process.stdout, log);
-    case 'run': return runRunCommand(rest, process.stdout, log);
-    case 'install': return runInstallCommand(rest, process.stdout);
-    case 'uninstall': return runUninstallCommand(rest, process.stdout);
-    case 'status': return runStatusCommand(rest, process.stdout);
-    case 'verify': return runVerify(rest, process.stdout);
+    case 'scan': return (await import('./cli/scan.js')).runScanCommand(rest, process.stdout, log);
+    case 'run': return (await import('./cli/run.js')).runRunCommand(rest, process.stdout, log);
+    case 'install': return (await import('./cli/install.js')).runInstallCommand(rest, process.stdout);
+    case 'uninstall': return (await import('./cli/install.js')).runUninstallCommand(rest, process.stdout);
+    case 'status': return (await import('./cli/install.js')).runStatusCommand(rest, process.stdout);
+    case 'verify': return (await import('./cli/verify.js')).runVerify(rest, process.stdout);
     case '--version': case 'version': process.stdout.write(`${AGENT_VERSION}\n`); return 0;
-    case undefined: case '--help': case '-h': case 'help': process.stdout.write(USAGE); return 0;
+    case undefined: case '--help': case '-h': case 'help': {
+      const [scan, run] = await Promise.all([import('./cli/scan.js'), import('./cli/run.js')]);
+      process.stdout.write(usage(scan.SCAN_USAGE, run.RUN_USAGE));
+      return 0;
+    }
     default: throw new AgentError('CW_AGENT_USAGE', `unknown command ${JSON.stringify(cmd)} (see --help)`);
   }
 }

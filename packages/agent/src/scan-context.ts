@@ -14,6 +14,30 @@ export const DEFAULT_SCAN_OPTIONS: ScanOptions = {
   ioNice: true,
 };
 
+/** Anything path.posix.normalize would change: '\\', '//', '.' or '..' segments, a trailing '/'. */
+const NOT_NORMAL = /\\|\/\/|\/\.\.?(?:\/|$)|.\/$/;
+
+/** True when `p` is absolute and path.posix.normalize would return it unchanged. */
+export function isNormalPath(p: string): boolean {
+  return p.startsWith('/') && !NOT_NORMAL.test(p);
+}
+
+/**
+ * `systemPath` as an absolute POSIX path with no '.' or '..' left ('..' stops at '/').
+ * Paths that are already so (nearly all: the files source resolves every listed file) are
+ * returned as they are, because path.normalize allocated more per file than anything else.
+ */
+export function normalSystemPath(systemPath: string): string {
+  if (isNormalPath(systemPath)) return systemPath;
+  return path.posix.normalize('/' + (WINDOWS_STYLE.test(systemPath) ? systemPath.replace(/\\/g, '/') : systemPath));
+}
+
+/**
+ * A Windows path (drive letter, or a backslash before any '/'): its backslashes are separators.
+ * In a POSIX path a backslash is part of a name (systemd units: `system-systemd\x2dcryptsetup.slice`).
+ */
+const WINDOWS_STYLE = /^[A-Za-z]:|^[^/]*\\/;
+
 /**
  * The context every source reads through. With root '/' it is the live system; with another
  * root it is an offline tree whose paths are reported as they are on that system.
@@ -29,8 +53,8 @@ export function createScanContext(opts: {
     offline,
     resolve(systemPath: string): string {
       // Normalising first keeps '..' from climbing out of the scanned root.
-      const normal = path.posix.normalize('/' + systemPath.replace(/\\/g, '/'));
-      return offline ? path.join(root, normal) : normal;
+      const normal = normalSystemPath(systemPath);
+      return offline ? root + normal : normal;
     },
     systemPath(realPath: string): string {
       if (!offline) return realPath;

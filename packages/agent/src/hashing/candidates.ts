@@ -19,6 +19,8 @@ import { lstatSync, readdirSync, readlinkSync, type Dirent, type Stats } from 'n
 import path from 'node:path';
 import type { ErrorItem } from '@chainwatch/shared';
 import type { ScanContext } from '../sources/types.js';
+import { isNormalPath } from '../scan-context.js';
+import type { CacheKey } from './cache.js';
 import { errorItemFrom } from '../sources/util.js';
 import type { Excluder } from './mounts.js';
 import { isExecutableName, isInstallerName } from './file-type.js';
@@ -31,7 +33,12 @@ export interface Candidate {
   /** Real path to open, with directory symlinks resolved inside the root. */
   real: string;
   rule: Rule;
-  st: Stats;
+  /**
+   * What the cache compares, copied out of the lstat result: a Candidate waits in a batch
+   * while its file is hashed, and five numbers are a fraction of a whole fs.Stats (its four
+   * Date objects included), which kept the main thread's live heap larger than it needs to be.
+   */
+  st: CacheKey;
   /** Needs a look at its content before it is worth hashing. */
   sniff: boolean;
   pkg?: string;
@@ -52,7 +59,7 @@ export class RootResolver {
 
   /** System path of `sys` with its directory part resolved; null when unreachable or excluded. */
   file(sys: string): string | null {
-    const normal = path.posix.normalize('/' + sys);
+    const normal = isNormalPath(sys) ? sys : path.posix.normalize('/' + sys);
     const i = normal.lastIndexOf('/');
     const dir = this.dir(normal.slice(0, i) || '/', 0);
     if (dir === null) return null;
@@ -105,16 +112,15 @@ function* ownedFiles(ctx: ScanContext, resolver: RootResolver): Generator<Candid
     const resolved = resolver.file(sys);
     if (resolved === null) continue;
     const real = ctx.resolve(resolved);
-    let st: Stats;
+    let st;
     try {
-      st = lstatSync(real);
+      // dpkg lists diversions and removed conffiles: absence is normal (and throws no Error).
+      st = lstatSync(real, { throwIfNoEntry: false });
     } catch (err) {
-      // dpkg lists diversions and removed conffiles: absence is normal, anything else is not.
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT' && code !== 'ENOTDIR') yield errorItemFrom(SOURCE, err, sys, 'CW_FILE_UNREADABLE');
+      if ((err as NodeJS.ErrnoException).code !== 'ENOTDIR') yield errorItemFrom(SOURCE, err, sys, 'CW_FILE_UNREADABLE');
       continue;
     }
-    if (st.isFile()) yield { sys, real, rule: 'owned', st, sniff: false, pkg };
+    if (st?.isFile()) yield { sys, real, rule: 'owned', st: statKey(st), sniff: false, pkg };
   }
 }
 
@@ -172,13 +178,18 @@ function walkedFile(ctx: ScanContext, sys: string, d: Dirent, rule: Rule): Candi
   if (known && !d.isFile()) return null;
   if (ctx.owned.has(sys)) return null; // hashed already, with its package
   const real = ctx.resolve(sys);
-  let st: Stats;
-  try { st = lstatSync(real); } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? null : errorItemFrom(SOURCE, err, sys, 'CW_FILE_UNREADABLE');
+  let st;
+  try { st = lstatSync(real, { throwIfNoEntry: false }); } catch (err) {
+    return errorItemFrom(SOURCE, err, sys, 'CW_FILE_UNREADABLE');
   }
+  if (!st) return null;
   if (st.isDirectory()) return 'dir';
   if (!st.isFile()) return null;
   const byName = rule === 'installer' ? isInstallerName(d.name) : (st.mode & 0o111) !== 0 || isExecutableName(d.name);
   if (!byName && st.size < 4) return null; // too short for any magic number
-  return { sys, real, rule, st, sniff: !byName };
+  return { sys, real, rule, st: statKey(st), sniff: !byName };
+}
+
+function statKey(st: Stats): CacheKey {
+  return { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs };
 }

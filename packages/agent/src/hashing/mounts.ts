@@ -58,5 +58,7 @@ export function createExcluder(live: boolean, mountinfo?: string): Excluder {
     try { mounts = parseSkippedMounts(mountinfo ?? readFileSync('/proc/self/mountinfo', 'utf8')); } catch { /* not Linux */ }
   }
   const exact = new Set(mounts.filter((m) => m !== '/'));
-  return (p) => exact.has(p) || PSEUDO_PATHS.some((q) => p === q || p.startsWith(q + '/'));
+  // Called for every listed file: prefixes built once, no string allocated per call.
+  const prefixes = PSEUDO_PATHS.map((q) => q + '/');
+  return (p) => exact.has(p) || PSEUDO_PATHS.includes(p) || prefixes.some((q) => p.startsWith(q));
 }

@@ -9,9 +9,9 @@
  * Pure: bytes in, facts out. Integrity only — chain trust lives in trust.ts.
  */
 import { constants, createHash, verify as cryptoVerify } from 'node:crypto';
-import { normalizeSerial } from '@chainwatch/shared';
 import { expect, kid, kids, oid, parseDer, T, time, value, whole, type Tlv } from './der.js';
 import { AgentError } from '../errors.js';
+import { normalizeSerial } from '@chainwatch/shared/normalize';
 import { parseCert, type Cert } from './x509.js';
 import type { DigestName } from './authenticode.js';
 

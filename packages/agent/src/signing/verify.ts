@@ -5,7 +5,6 @@
  * only I/O failures (unreadable, too large) throw, as AgentError, for the caller to report.
  * verifyBuffer is the pure core; verifyFile adds the read.
  */
-import { inspectMachO } from './macho.js';
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import type { SignatureInfo, SignatureItem, Verdict } from '@chainwatch/shared';
@@ -13,7 +12,6 @@ import { AgentError } from '../errors.js';
 import { imageDigest, trailingBytes, type DigestName } from './authenticode.js';
 import type { CatalogIndex } from './catalog.js';
 import { flatten, judgeAuthenticode, worse, type JudgeContext } from './judge.js';
-import { verifyMsi } from './msi.js';
 import { parsePe, WIN_CERT_TYPE_PKCS_SIGNED_DATA, type PeInfo } from './pe.js';
 import { parseAuthenticode } from './pkcs7.js';
 import { loadTrustStore, type TrustStore } from './trust.js';
@@ -63,8 +61,10 @@ export async function verifyBuffer(buf: Buffer, path: string, opts: VerifyOption
   let out: SignatureItem;
   try {
     const ctx = contextOf(opts);
+    // The MSI (cfb) and Mach-O (pkijs) readers are imported on their first file: a scan of a
+    // Windows or Linux tree never meets a Mach-O file and should not hold its parser in memory.
     if (format === 'pe') out = verifyPe(buf, path, ctx, opts.catalogs);
-    else if (format === 'msi') out = { ...item(path, format, 'unsigned', ''), ...verifyMsi(buf, ctx) };
+    else if (format === 'msi') out = { ...item(path, format, 'unsigned', ''), ...(await import('./msi.js')).verifyMsi(buf, ctx) };
     else if (format === 'macho') out = await verifyMachO(buf, path);
     else out = item(path, format, 'unsigned', 'not a PE, MSI or Mach-O file: no code signature format');
   } catch (err) {
@@ -174,6 +174,7 @@ function imageDigestUnpadded(buf: Buffer, pe: PeInfo, alg: DigestName): string {
 }
 
 async function verifyMachO(buf: Buffer, path: string): Promise<SignatureItem> {
+  const { inspectMachO } = await import('./macho.js');
   const r = inspectMachO(buf);
   const out = item(path, 'macho', r.verdict, r.reason, r.signatures);
   if (r.identifier !== undefined) out.identifier = r.identifier.slice(0, 512);

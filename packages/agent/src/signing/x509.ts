@@ -2,12 +2,14 @@
  * Certificate identity as every chainwatch report shows it (CertIdentity in
  * packages/shared/src/inventory/signature.ts), from DER via node:crypto's X509Certificate,
  * which reads RSA and EC certificates alike (node-forge cannot read EC ones).
- * Serial: normalizeSerial (lower hex, no leading zeros) so that it meets indicator serials.
+ * Serial: lower hex, no leading zeros (shared's normalizeSerial form) so that it meets indicator serials.
  * Names: RDNs in certificate order joined with ", " (OpenSSL's order, not RFC 4514's reverse).
  */
 import { X509Certificate, createHash } from 'node:crypto';
-import { normalizeSerial, type CertIdentity } from '@chainwatch/shared';
+import type { CertIdentity } from '@chainwatch/shared';
 import { AgentError } from '../errors.js';
+// The subpath, not the package root: the root loads every TypeBox schema (~25 MB) into a scan.
+import { normalizeSerial } from '@chainwatch/shared/normalize';
 
 export const OID_EKU_CODE_SIGNING = '1.3.6.1.5.5.7.3.3';
 const OID_EKU_ANY = '2.5.29.37.0';

@@ -100,7 +100,9 @@ export const dpkg: Source = {
       const files = await readFileList(ctx, item.name, item.arch ?? '');
       if (files) {
         item.files_count = files.length;
-        for (const p of files) if (!ctx.owned.has(p)) ctx.owned.set(p, `dpkg:${item.name}`);
+        // One owner string per package, not one per file: ctx.owned holds ~100k paths.
+        const owner = `dpkg:${item.name}`;
+        for (const p of files) if (!ctx.owned.has(p)) ctx.owned.set(p, owner);
       }
       yield item;
     }

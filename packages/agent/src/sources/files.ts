@@ -15,12 +15,11 @@
 import { availableParallelism } from 'node:os';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { ErrorItem, FileItem, FileType, InventoryItem } from '@chainwatch/shared';
-import { authenticodeHashes } from '../signing/authenticode-hash.js';
 import { openHashCache, type CacheEntry, type HashCache, type Hashes } from '../hashing/cache.js';
 import { listCandidates, type Candidate } from '../hashing/candidates.js';
 import { EXECUTABLE_TYPES, INSTALLER_TYPES, sniffFileType } from '../hashing/file-type.js';
 import { createExcluder } from '../hashing/mounts.js';
-import { HashPool, type FileStat, type HashJob, type HashResult } from '../hashing/pool.js';
+import { HashPool, type HashJob, type HashResult } from '../hashing/pool.js';
 import { createCpuThrottle, type CpuThrottle } from '../throttle.js';
 import type { FileScanCounters, ScanContext, Source } from './types.js';
 import { errorItem, errorItemFrom } from './util.js';
@@ -46,10 +45,6 @@ function fileItem(c: Candidate, size: number, mtimeMs: number, type: FileType, h
   };
   if (c.pkg) item.package = c.pkg;
   return item;
-}
-
-function statKey(st: Candidate['st']): FileStat {
-  return { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs };
 }
 
 /** Sniffed content worth hashing under the rule that found the file. */
@@ -127,7 +122,7 @@ class FileScan {
   /** A listed file: from the cache, refused as too large, or queued for a thread. */
   take(c: Candidate, batch: Candidate[]): void {
     this.stats.files++;
-    const hit: CacheEntry | undefined = this.cache.lookup(c.sys, statKey(c.st));
+    const hit: CacheEntry | undefined = this.cache.lookup(c.sys, c.st);
     if (hit) {
       this.stats.cached++;
       if (hit.hashes) this.ready.push(fileItem(c, c.st.size, c.st.mtimeMs, hit.fileType, hit.hashes));
@@ -158,7 +153,7 @@ function threadCount(ctx: ScanContext): number {
 export async function* scanFiles(ctx: ScanContext, hooks: FilesHooks = {}): AsyncGenerator<InventoryItem> {
   if (!ctx.options.hashFiles) return;
   const stats = ctx.stats ?? newFileCounters();
-  const cache = openHashCache(ctx.options.cacheFile, ctx.log);
+  const cache = await openHashCache(ctx.options.cacheFile, ctx.log);
   const scan = new FileScan(ctx, stats, cache, createCpuThrottle(ctx.options.maxCpuPercent));
   let complete = false;
   try {
@@ -169,18 +164,23 @@ export async function* scanFiles(ctx: ScanContext, hooks: FilesHooks = {}): Asyn
       if ('kind' in c) { stats.errors++; yield c; continue; }
       hooks.afterList?.(c);
       scan.take(c, batch);
-      batch.push(...scan.followUps.splice(0));
+      if (scan.followUps.length > 0) batch.push(...scan.followUps.splice(0));
       if (batchFull(batch)) { await scan.dispatch(batch); batch = []; sliceStart = Date.now(); }
-      yield* scan.ready.splice(0);
+      // Plain loops, not `yield* ready.splice(0)`: an async generator delegating to an array
+      // wraps every element in extra promises, and this runs once per file.
+      for (let i = 0; i < scan.ready.length; i++) yield scan.ready[i]!;
+      scan.ready.length = 0;
       if (Date.now() - sliceStart > SLICE_MS) { await yieldToLoop(); sliceStart = Date.now(); }
     }
     while (!ctx.signal.aborted && (batch.length > 0 || scan.inflight.size > 0 || scan.followUps.length > 0)) {
       batch.push(...scan.followUps.splice(0));
       if (batch.length > 0) { await scan.dispatch(batch); batch = []; } else await Promise.race(scan.inflight);
-      yield* scan.ready.splice(0);
+      for (let i = 0; i < scan.ready.length; i++) yield scan.ready[i]!;
+      scan.ready.length = 0;
     }
     await Promise.allSettled(scan.inflight);
-    yield* scan.ready.splice(0);
+    for (let i = 0; i < scan.ready.length; i++) yield scan.ready[i]!;
+    scan.ready.length = 0;
     complete = !ctx.signal.aborted;
   } finally {
     cache.finish(complete);
@@ -202,6 +202,8 @@ async function* withSigningFacts(ctx: ScanContext, items: AsyncIterable<Inventor
     if (item.kind === 'file' && item.file_type && SIGNABLE.has(item.file_type)) {
       ctx.signable.set(item.path, item.file_type as 'pe' | 'msi' | 'macho');
       if (item.file_type === 'pe') {
+        // Imported on the first PE: a Linux scan rarely meets one, and the PE parser is not small.
+        const { authenticodeHashes } = await import('../signing/authenticode-hash.js');
         const h = await authenticodeHashes(ctx.resolve(item.path), Math.min(MAX_AUTHENTICODE_BYTES, ctx.options.maxFileSize));
         if (h) { item.authenticode_sha256 = h.sha256; item.authenticode_sha1 = h.sha1; }
       }

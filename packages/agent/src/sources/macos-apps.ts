@@ -61,7 +61,7 @@ async function readBundle(w: Walk, dir: SafeDirent, nestedIn: string | undefined
   try {
     const buf = await safeReadFile(w.ctx, plistPath, MAX_PLIST);
     if (buf === null) w.ctx.log.debug({ path: plistPath }, 'bundle without Info.plist');
-    else w.out.push(appItem(dir.systemPath, parsePlistDict(buf), nestedIn));
+    else w.out.push(appItem(dir.systemPath, await parsePlistDict(buf), nestedIn));
   } catch (err) {
     const corrupt = err instanceof AgentError && err.code === 'CW_PLIST_MALFORMED';
     w.out.push(corrupt ? errorItem(ID, 'CW_SOURCE_CORRUPT', (err as Error).message, plistPath) : errorItemFrom(ID, err, plistPath, 'CW_SOURCE_UNREADABLE'));

@@ -50,7 +50,7 @@ async function* collect(ctx: ScanContext): AsyncGenerator<InventoryItem> {
     if (!e.isFile || !e.name.endsWith('.plist') || ctx.signal.aborted) continue;
     try {
       const buf = await safeReadFile(ctx, e.systemPath, MAX_PLIST);
-      const item = buf && receiptItem(parsePlistDict(buf));
+      const item = buf && receiptItem(await parsePlistDict(buf));
       if (item) items.push(item);
       else if (buf) yield errorItem(ID, 'CW_SOURCE_CORRUPT', 'receipt without PackageIdentifier', e.systemPath);
     } catch (err) {

@@ -21,7 +21,7 @@ import { execFile } from 'node:child_process';
 import { copyFile, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type { InventoryItem, SoftwareItem } from '@chainwatch/shared';
 import { AgentError } from '../errors.js';
 import { safeResolve, safeStatKind } from './fs-safe.js';
@@ -237,9 +237,11 @@ async function* readSqliteDb(ctx: ScanContext, dbPath: string): AsyncGenerator<I
 async function openDb(ctx: ScanContext, dbPath: string): Promise<{ db: Database.Database; cleanup(): Promise<void> }> {
   const real = await safeResolve(ctx, dbPath);
   if (real === null) throw new AgentError('CW_SOURCE_UNREADABLE', `${dbPath} vanished`);
+  // Imported here, not with the source: only rpm hosts pay for the SQLite addon in a scan.
+  const { default: SqliteDatabase } = await import('better-sqlite3');
   if (!ctx.offline) {
     try {
-      const db = new Database(real, { readonly: true, fileMustExist: true });
+      const db = new SqliteDatabase(real, { readonly: true, fileMustExist: true });
       db.prepare('SELECT count(*) FROM Packages').get();
       return { db, cleanup: async () => {} };
     } catch (err) {
@@ -253,7 +255,7 @@ async function openDb(ctx: ScanContext, dbPath: string): Promise<{ db: Database.
     // Committed transactions not yet checkpointed live in the WAL: copy it along.
     const wal = await safeResolve(ctx, `${dbPath}-wal`).catch(() => null);
     if (wal !== null && (await stat(wal).catch(() => null))?.isFile()) await copyFile(wal, path.join(tmp, 'rpmdb.sqlite-wal'));
-    const db = new Database(path.join(tmp, 'rpmdb.sqlite'), { readonly: true, fileMustExist: true });
+    const db = new SqliteDatabase(path.join(tmp, 'rpmdb.sqlite'), { readonly: true, fileMustExist: true });
     return { db, cleanup };
   } catch (err) {
     await cleanup();

@@ -12,9 +12,8 @@
 import type { ScanContext, Source } from './types.js';
 import { safeReaddir, safeReadFile } from './fs-safe.js';
 import { errorItem, errorItemFrom } from './util.js';
-import { verifyFile } from '../signing/verify.js';
-import { loadTrustStore, type TrustStore } from '../signing/trust.js';
-import { buildCatalogIndex, type CatalogIndex } from '../signing/catalog.js';
+import type { TrustStore } from '../signing/trust.js';
+import type { CatalogIndex } from '../signing/catalog.js';
 
 const ID = 'signatures';
 const MAX_CATALOG_BYTES = 64 * 1024 * 1024;
@@ -50,6 +49,7 @@ async function loadCatalogs(ctx: ScanContext, store: TrustStore): Promise<{ inde
     const der = await safeReadFile(ctx, p, MAX_CATALOG_BYTES).catch(() => null);
     if (der) cats.push({ path: p, der });
   }
+  const { buildCatalogIndex } = await import('../signing/catalog.js');
   const { index, errors } = buildCatalogIndex(cats, { store, now: new Date() });
   return { index, errors: errors.map((e) => errorItem(ID, e.code, e.message)) };
 }
@@ -61,6 +61,8 @@ export const signatures: Source = {
   async *collect(ctx) {
     const candidates = [...ctx.signable.keys()];
     if (candidates.length === 0) return;
+    // The verifier and its parsers are imported only when there is something to verify.
+    const [{ verifyFile }, { loadTrustStore }] = await Promise.all([import('../signing/verify.js'), import('../signing/trust.js')]);
     const store = loadTrustStore(ctx.options.trustFiles, true);
     const { index, errors } = await loadCatalogs(ctx, store);
     yield* errors;

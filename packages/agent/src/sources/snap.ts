@@ -12,7 +12,6 @@
  * snap.yaml: https://snapcraft.io/docs/snap-format
  * Layout: https://snapcraft.io/docs/system-snap-directory
  */
-import { parse } from 'yaml';
 import type { InventoryItem } from '@chainwatch/shared';
 import { safeReaddir, safeReadlink, safeReadText } from './fs-safe.js';
 import { softwareItem } from './software-keys.js';
@@ -26,7 +25,9 @@ const MAX_YAML = 1024 * 1024;
 const NOT_SNAPS = new Set(['bin', 'README']);
 
 /** snap.yaml → the fields we report; throws on YAML that is not a mapping with name and version. */
-export function parseSnapYaml(text: string): { name: string; version: string; architectures: string[]; type?: string } {
+export async function parseSnapYaml(text: string): Promise<{ name: string; version: string; architectures: string[]; type?: string }> {
+  // Imported on the first snap, not with the source: most hosts have none, and yaml is ~8 MB resident.
+  const { parse } = await import('yaml');
   // failsafe: every scalar stays a string, as snapd (Go, string fields) reads it, so
   // `version: 2.10` is "2.10", not the number 2.1. maxAliasCount: no alias bombs.
   const doc: unknown = parse(text, { schema: 'failsafe', maxAliasCount: 100, prettyErrors: false });
@@ -50,9 +51,9 @@ async function readSnap(ctx: ScanContext, base: string, instance: string): Promi
     return errorItemFrom(ID, err, yamlPath, 'CW_SOURCE_UNREADABLE');
   }
   if (text === null) return null; // squashfs not mounted (offline image)
-  let y: ReturnType<typeof parseSnapYaml>;
+  let y: Awaited<ReturnType<typeof parseSnapYaml>>;
   try {
-    y = parseSnapYaml(text);
+    y = await parseSnapYaml(text);
   } catch (err) {
     return errorItem(ID, 'CW_SOURCE_CORRUPT', (err as Error).message, yamlPath);
   }

@@ -81,7 +81,9 @@ t.test('fuzz', { skip }, async (t) => {
   }
   t.comment(`verdicts: ${JSON.stringify(verdicts)}`);
   t.equal(invalid, 0, 'every result validates against SignatureItem');
-  t.ok(worst < 100, `slowest PE case ${worst.toFixed(1)} ms < 100 ms`);
+  // A guard against pathological inputs (runaway loops, quadratic parses), not a speed figure:
+  // wall time on a loaded CI machine, so the bound is far above the ~10 ms cases take.
+  t.ok(worst < 1000, `slowest PE case ${worst.toFixed(1)} ms < 1 s`);
   t.ok((verdicts['malformed'] ?? 0) > 0 && (verdicts['digest_mismatch'] ?? 0) > 0, 'mutations reach several verdicts');
 
   const blobs = seeds.map((s) => parsePe(s).certificates[0]!.data);
@@ -99,7 +101,7 @@ t.test('fuzz', { skip }, async (t) => {
     p7worst = Math.max(p7worst, performance.now() - t0);
   }
   t.equal(foreign, 0, 'PKCS#7 parser throws only AgentError');
-  t.ok(p7worst < 100, `slowest PKCS#7 case ${p7worst.toFixed(1)} ms < 100 ms`);
+  t.ok(p7worst < 1000, `slowest PKCS#7 case ${p7worst.toFixed(1)} ms < 1 s`);
   (globalThis as { gc?: () => void }).gc?.();
   const growth = (process.memoryUsage().heapUsed - heap0) / 1048576;
   t.comment(`heap growth ${growth.toFixed(1)} MiB`);

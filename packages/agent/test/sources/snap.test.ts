@@ -53,8 +53,8 @@ t.test('snap source over a snapd layout', async (t) => {
 });
 
 t.test('yaml edge cases', async (t) => {
-  t.throws(() => parseSnapYaml('- a\n- b\n'), SyntaxError);
-  t.throws(() => parseSnapYaml('version: 1\n'), SyntaxError);
-  t.throws(() => parseSnapYaml(`a: &a [${'x,'.repeat(10)}]\nb: &b [${'*a,'.repeat(200)}]\nname: x\n`));
-  t.match(parseSnapYaml('name: x\nversion: 2.10\n'), { name: 'x', version: '2.10', architectures: [] }, 'version stays text');
+  await t.rejects(parseSnapYaml('- a\n- b\n'), SyntaxError);
+  await t.rejects(parseSnapYaml('version: 1\n'), SyntaxError);
+  await t.rejects(parseSnapYaml(`a: &a [${'x,'.repeat(10)}]\nb: &b [${'*a,'.repeat(200)}]\nname: x\n`));
+  t.match(await parseSnapYaml('name: x\nversion: 2.10\n'), { name: 'x', version: '2.10', architectures: [] }, 'version stays text');
 });
