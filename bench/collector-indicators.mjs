@@ -2,14 +2,15 @@
 // SQLite upsert → matcher), in 500k-indicator documents like a large feed sync. Reports load
 // time, the matcher's heap per million indicators (a fresh matcher loaded from the database,
 // measured with forced GC), and match throughput against all 5M. Temp dir; stops by itself.
-// Needs `npx tsc -b` first (imports the built collector).
+// No peer tool: the figures stand against the targets. Quick mode: 500,000 indicators and
+// 200,000 items. Needs `npx tsc -b` first (imports the built collector).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { report, round } from './lib/common.mjs';
+import { measure, pick, report, round } from './lib/common.mjs';
 
 if (!process.execArgv.includes('--expose-gc')) {
   const r = spawnSync(process.execPath, ['--expose-gc', '--max-old-space-size=12000', fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
@@ -19,8 +20,8 @@ const { CollectorService } = await import('../packages/collector/dist/service.js
 const { itemKeys } = await import('../packages/collector/dist/match/keys.js');
 const pino = (await import('pino')).default;
 
-const N = Number(process.env.CW_BENCH_INDICATORS ?? 5_000_000);
-const CHUNK = 500_000;
+const N = Number(process.env.CW_BENCH_INDICATORS ?? pick(5_000_000, 500_000));
+const CHUNK = 500_000, ITEMS = pick(1_000_000, 200_000);
 const hex = (i, alg = 'sha256') => createHash(alg).update(`ind-${i}`).digest('hex');
 /** Mostly hashes, as real feeds are; 1 % software ranges, 1 % serials, 0.02 % filename globs. */
 function indicator(i) {
@@ -51,9 +52,9 @@ try {
   const matcherMb = (process.memoryUsage().heapUsed - heap0) / 1e6;
   const rssMb = process.memoryUsage().rss / 1e6;
 
-  // 1,000,000 files, 1 % of them carrying an indicator hash.
+  // ITEMS files, 1 % of them carrying an indicator hash.
   const items = [];
-  for (let i = 0; i < 1_000_000; i++) {
+  for (let i = 0; i < ITEMS; i++) {
     const h = i % 100 === 0 ? hex(i * 7 + 10) : createHash('sha256').update(`item-${i}`).digest('hex');
     items.push({ kind: 'file', key: `file:/opt/x/f${i}.dll`, path: `/opt/x/f${i}.dll`, size: 1, sha256: h });
   }
@@ -70,8 +71,13 @@ try {
     matcher_heap_mb_per_million: round(matcherMb / (N / 1e6), 1), process_rss_mb: Math.round(rssMb),
     match_items: items.length, match_hits: hits, match_items_per_s: Math.round(items.length / matchS),
   };
-  const targets = { indicators: '= 5,000,000 loaded and matched', match_items_per_s: '>= 500,000', load_s_per_million: 'reported', matcher_heap_mb_per_million: 'reported' };
-  report('collector-indicators', metrics, targets, matcher.size >= N && hits >= 9000 && metrics.match_items_per_s >= 500_000);
+  const measures = [
+    measure({ what: `matcher against ${N.toLocaleString('en')} indicators`, unit: 'items/s', better: 'higher', ours: [items.length / matchS], d: 0, target: '>= 500,000', check: (v) => v >= 500_000 }),
+    measure({ what: `indicator load through the feed pipeline`, unit: 's per million', better: 'lower', ours: [loadS / (N / 1e6)] }),
+    measure({ what: 'matcher heap', unit: 'MB per million indicators', better: 'lower', ours: [matcherMb / (N / 1e6)], d: 1 }),
+  ];
+  const targets = { indicators: `= ${N.toLocaleString('en')} loaded and matched`, match_items_per_s: '>= 500,000', load_s_per_million: 'reported', matcher_heap_mb_per_million: 'reported' };
+  report('collector-indicators', metrics, targets, matcher.size >= N && hits >= ITEMS * 0.009 && metrics.match_items_per_s >= 500_000, { measures });
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -1,18 +1,21 @@
 // Signing verification throughput: our verifier (in-process, built dist) vs `osslsigncode verify`
 // run once per file, over the real signed corpus (packages/agent/test/helpers/signed-corpus.ts,
 // cached in .cache/signed-corpus). Verdicts must be identical where osslsigncode can read the file.
-// Needs `npm run build` first (imports packages/agent/dist). Prints one JSON line.
+// Each repetition verifies the corpus ROUNDS times on each side, alternating ours and
+// osslsigncode; the median files/s of each side counts. Quick mode: one round per repetition.
+// Needs `npx tsc -b` first (imports packages/agent/dist).
 import { spawnSync } from 'node:child_process';
 import { readFileSync, existsSync } from 'node:fs';
+import { REPS, alternate, measure, pick, report } from './lib/common.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const dist = `${root}packages/agent/dist/signing/verify.js`;
-if (!existsSync(dist)) { console.error('run `npm run build` first'); process.exit(2); }
+if (!existsSync(dist)) { console.error('run `npx tsc -b` first'); process.exit(2); }
 const { verifyFile } = await import(dist);
 const manifest = `${root}.cache/signed-corpus/manifest.json`;
-if (!existsSync(manifest)) { console.error('run the signing corpus test once to fetch the corpus'); process.exit(2); }
+if (!existsSync(manifest)) { console.error('run the signing corpus test once to fetch the corpus (npx tap packages/agent/test/signing)'); process.exit(2); }
 const files = JSON.parse(readFileSync(manifest, 'utf8')).files.map((f) => f.path);
-const ROUNDS = Number(process.env.ROUNDS ?? 5);
+const ROUNDS = Number(process.env.ROUNDS ?? pick(5, 1));
 
 function ossl(file) {
   const r = spawnSync('osslsigncode', ['verify', '-ignore-crl', '-in', file], { encoding: 'utf8' });
@@ -26,33 +29,29 @@ function ossl(file) {
   return 'other';
 }
 
+const ours = {}, theirs = {};
+/** Files per second of one side over ROUNDS passes of the corpus, verdicts kept in `into`. */
+async function rate(verdict, into) {
+  const t0 = performance.now();
+  for (let i = 0; i < ROUNDS; i++) for (const f of files) into[f] = await verdict(f);
+  return (files.length * ROUNDS) / ((performance.now() - t0) / 1000);
+}
+
 for (const f of files) await verifyFile(f); // warm up (JIT, trust store)
-let t0 = performance.now();
-const ours = {};
-for (let i = 0; i < ROUNDS; i++) for (const f of files) ours[f] = (await verifyFile(f)).verdict;
-const oursS = (performance.now() - t0) / 1000;
-t0 = performance.now();
-const theirs = {};
-for (let i = 0; i < ROUNDS; i++) for (const f of files) theirs[f] = ossl(f);
-const osslS = (performance.now() - t0) / 1000;
+const runs = await alternate(REPS, () => rate(async (f) => (await verifyFile(f)).verdict, ours), () => rate(ossl, theirs));
 const compared = files.filter((f) => theirs[f] !== null);
-const n = files.length * ROUNDS;
+const identical = compared.every((f) => ours[f] === theirs[f]);
+const measures = [measure({ what: 'signature verification (Authenticode corpus)', unit: 'files/s', better: 'higher', peerName: 'osslsigncode verify -ignore-crl (one process per file)',
+  ours: runs.ours, peer: runs.peer, d: 1, target: 'ratio >= 3' })];
+measures[0].pass = measures[0].ratio >= 3;
 const result = {
-  files: files.length, rounds: ROUNDS,
-  ours_files_per_s: +(n / oursS).toFixed(1),
-  osslsigncode_files_per_s: +(n / osslS).toFixed(1),
-  ratio: +((n / oursS) / (n / osslS)).toFixed(2),
-  verdicts_compared: compared.length,
-  verdicts_identical: compared.every((f) => ours[f] === theirs[f]),
+  files: files.length, rounds: ROUNDS, repetitions: REPS,
+  ours_files_per_s: measures[0].ours.median, osslsigncode_files_per_s: measures[0].peer.median, ratio: measures[0].ratio,
+  verdicts_compared: compared.length, verdicts_identical: identical,
 };
-// The last stdout line is what bench/run.mjs collects.
-console.log(JSON.stringify({
-  name: 'signing', metrics: result,
-  targets: { ratio: '>= 3 (verification throughput vs osslsigncode verify run per file)', verdicts_identical: 'true' },
-  pass: result.ratio >= 3 && result.verdicts_identical,
-  compare: [{ what: 'files verified per second', ours: result.ours_files_per_s, baseline: result.osslsigncode_files_per_s, label: 'chainwatch verify vs osslsigncode verify -ignore-crl' }],
-}));
-if (!result.verdicts_identical) {
+report('signing', result, { ratio: '>= 3 (verification throughput vs osslsigncode verify run per file)', verdicts_identical: 'true' },
+  result.ratio >= 3 && identical, { measures });
+if (!identical) {
   for (const f of compared) if (ours[f] !== theirs[f]) console.error(`differs: ${f}: ours ${ours[f]}, osslsigncode ${theirs[f]}`);
   process.exitCode = 1;
 }

@@ -1,0 +1,97 @@
+// Agent footprint: peak RSS, CPU seconds and wall time of a whole `chainwatch-agent scan --json`
+// of this host (every source, hashing every package-owned file, no CPU ceiling — the
+// interactive default), then of an unchanged rescan with the same hash cache (`--cache`), as
+// a service would do on its next pass. Each repetition starts from an empty cache. Measured
+// from outside by getrusage(RUSAGE_CHILDREN) on the agent process (bench/lib/common.mjs
+// measureShell), so the figures include everything the process did, workers too.
+// Target (issue 3): peak RSS <= 100 MB during any scan. No peer tool.
+// Quick mode: an offline root (--root) holding a copy of the first ~5,000 package-owned files
+// of this host with their dpkg records, instead of the whole host.
+import { execFileSync } from 'node:child_process';
+import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { QUICK, REPS, measure, measureShell, repeat, report, round, shq } from './lib/common.mjs';
+
+const REPO = fileURLToPath(new URL('..', import.meta.url));
+const WORK = fileURLToPath(new URL('./work/agent-scan/', import.meta.url));
+const CLI = `${REPO}packages/agent/bin/chainwatch-agent.js`;
+const QUICK_FILES = 5000;
+rmSync(WORK, { recursive: true, force: true });
+mkdirSync(WORK, { recursive: true });
+
+/** The dpkg file list of a package, multi-arch name first, as dpkg keeps it; null if none. */
+function dpkgList(name, arch) {
+  for (const base of [`${name}:${arch}`, name]) {
+    const p = `/var/lib/dpkg/info/${base}.list`;
+    if (existsSync(p)) return { base, paths: readFileSync(p, 'utf8').split('\n').filter((l) => l && l !== '/.') };
+  }
+  return null;
+}
+
+/**
+ * A small offline root: installed packages taken in status-file order until their regular
+ * files reach QUICK_FILES, copied (tar keeps modes and symlinks) with their dpkg records.
+ */
+function quickRoot() {
+  const root = `${WORK}root`;
+  mkdirSync(`${root}/var/lib/dpkg/info`, { recursive: true });
+  const stanzas = [], copy = [];
+  let regular = 0;
+  for (const st of readFileSync('/var/lib/dpkg/status', 'utf8').split(/\n\n+/)) {
+    if (regular >= QUICK_FILES) break;
+    const name = /^Package: (.+)$/m.exec(st)?.[1], arch = /^Architecture: (.+)$/m.exec(st)?.[1] ?? '';
+    const list = name && /^Status: install ok installed$/m.test(st) ? dpkgList(name, arch) : null;
+    if (!list) continue;
+    stanzas.push(st);
+    writeFileSync(`${root}/var/lib/dpkg/info/${list.base}.list`, list.paths.join('\n') + '\n');
+    for (const p of list.paths) {
+      try { if (lstatSync(p).isFile()) regular++; copy.push(p.slice(1)); } catch { /* listed but gone: dpkg lists can be stale */ }
+    }
+  }
+  writeFileSync(`${root}/var/lib/dpkg/status`, stanzas.join('\n\n') + '\n');
+  writeFileSync(`${WORK}copy.list`, copy.join('\0'));
+  execFileSync('sh', ['-c', `tar -C / --no-recursion --null -T ${shq(`${WORK}copy.list`)} -cf - 2>/dev/null | tar -C ${shq(root)} -xf -`], { stdio: 'inherit' });
+  return { root, packages: stanzas.length, regular };
+}
+
+const quick = QUICK ? quickRoot() : null;
+const cache = `${WORK}hash-cache.sqlite`, out = `${WORK}scan.ndjson`;
+const rootArg = quick ? ` --root ${shq(quick.root)}` : '';
+/** One agent scan, measured; returns the rusage figures plus the item count it printed. */
+function scan() {
+  const r = measureShell(`exec ${shq(process.execPath)} ${shq(CLI)} scan --json${rootArg} --cache ${shq(cache)} > ${shq(out)}`, 3600);
+  const lines = readFileSync(out, 'utf8').split('\n').filter(Boolean);
+  return { ...r, items: lines.length, errors: lines.filter((l) => l.includes('"kind":"error"')).length };
+}
+
+const runs = await repeat(REPS, () => {
+  rmSync(cache, { force: true });
+  for (const suffix of ['-wal', '-shm']) rmSync(cache + suffix, { force: true });
+  return { full: scan(), rescan: scan() };
+});
+if (quick) rmSync(quick.root, { recursive: true, force: true });
+
+const col = (phase, f) => runs.map((r) => f(r[phase]));
+const rssCheck = (v) => v <= 100;
+const what = quick ? `agent scan of an offline root (${quick.regular} package files)` : 'agent scan of this host';
+const measures = [
+  measure({ what: `${what}: full scan peak RSS`, unit: 'MB', better: 'lower', ours: col('full', (r) => r.peakRssMb), d: 1, target: '<= 100', check: rssCheck }),
+  measure({ what: `${what}: full scan CPU seconds`, unit: 's', better: 'lower', ours: col('full', (r) => r.cpuS) }),
+  measure({ what: `${what}: full scan wall time`, unit: 's', better: 'lower', ours: col('full', (r) => r.wallS) }),
+  measure({ what: `${what}: unchanged rescan peak RSS`, unit: 'MB', better: 'lower', ours: col('rescan', (r) => r.peakRssMb), d: 1, target: '<= 100', check: rssCheck }),
+  measure({ what: `${what}: unchanged rescan CPU seconds`, unit: 's', better: 'lower', ours: col('rescan', (r) => r.cpuS) }),
+  measure({ what: `${what}: unchanged rescan wall time`, unit: 's', better: 'lower', ours: col('rescan', (r) => r.wallS) }),
+];
+const med = (i) => measures[i].ours.median;
+const m = {
+  scope: quick ? { offline_root: true, packages: quick.packages, package_files: quick.regular } : { host: true }, repetitions: REPS,
+  items: runs[0].full.items, error_items: runs[0].full.errors, rescan_items: runs[0].rescan.items,
+  full_peak_rss_mb: med(0), full_cpu_s: med(1), full_wall_s: med(2),
+  rescan_peak_rss_mb: med(3), rescan_cpu_s: med(4), rescan_wall_s: med(5),
+  peak_rss_mb: round(Math.max(...runs.flatMap((r) => [r.full.peakRssMb, r.rescan.peakRssMb])), 1),
+};
+const targets = { peak_rss_mb: '<= 100', rescan_items: `== items (${m.items})` };
+report('agent-scan', m, targets, m.peak_rss_mb <= 100 && m.rescan_items === m.items, {
+  measures,
+  notes: `${quick ? 'Quick: offline root built from this host\'s first dpkg packages. ' : ''}Command measured: chainwatch-agent scan --json${quick ? ' --root DIR' : ''} --cache FILE > file; the rescan reuses the cache of the scan before it. The agent may have a memory watchdog that slows hashing when RSS nears its limit; its warnings, if any, are on stderr.`,
+});
