@@ -4,7 +4,6 @@ import { readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { build } from '../app.js';
 import { CollectorService } from '../service.js';
-import { Checkpointer } from '../store/checkpointer.js';
 import { createLogger } from '../log.js';
 import { ensureTlsMaterial, caFingerprint } from '../tls/material.js';
 import { addEnrollSecret, countEnrollSecrets, createEnrollSecret } from '../store/auth.js';
@@ -81,8 +80,6 @@ export async function runStart(args: string[], out: Writable): Promise<number> {
   // A restarted collector meets its whole fleet reconnecting at once: Node's default accept
   // backlog (511) would reset connections the kernel could have queued (somaxconn is 4096).
   await app.listen({ host: values.host ?? '127.0.0.1', port, backlog: 4096 });
-  const checkpointer = new Checkpointer(svc.db, log);
-  checkpointer.start();
   svc.startMaintenance({ retentionDays: values['retention-days'] !== undefined ? intOpt(values['retention-days'], 'retention-days', 0) : undefined });
   const addr = app.server.address();
   const actualPort = typeof addr === 'object' && addr ? addr.port : port;
@@ -99,7 +96,6 @@ export async function runStart(args: string[], out: Writable): Promise<number> {
   });
   log.info('shutting down');
   await app.close();
-  await checkpointer.stop();
   await svc.stop();
   svc.close();
   return 0;

@@ -8,7 +8,6 @@ import { canonicalJson, type InventoryFrame, type InventoryItem, type HostItem }
 import type { Matcher, CompiledIndicator } from '../match/engine.js';
 import { itemKeys } from '../match/keys.js';
 import type { DB } from './db.js';
-import { INLINE_CHECKPOINT_PAGES } from './checkpointer.js';
 
 export interface BatchResult { applied: boolean; items: number; alerts: number; removed: number }
 
@@ -42,11 +41,10 @@ export class InventoryStore {
   private readonly q;
 
   constructor(private readonly db: DB) {
-    // When it checkpoints by itself (no background checkpointer: store/checkpointer.ts), ingest's
-    // connection does so every 64 MB of WAL instead of 4 MB: a first inventory dirties pages all
-    // over the item index, and checkpointing (with its fsync) after nearly every frame halved its
-    // throughput. Readers are unaffected; the WAL just grows larger between checkpoints.
-    if (!db.memory) db.pragma(`wal_autocheckpoint = ${INLINE_CHECKPOINT_PAGES}`);
+    // Ingest's connection checkpoints every 64 MB of WAL instead of 4 MB: a first inventory dirties
+    // pages all over the item index, and checkpointing (with its fsync) after nearly every frame
+    // halved its throughput. Readers are unaffected; the WAL file just grows larger between checkpoints.
+    if (!db.memory) db.pragma('wal_autocheckpoint = 16384');
     this.q = {
       hostSeq: db.prepare('SELECT last_seq FROM hosts WHERE id = ?').pluck(),
       hostNum: db.prepare('SELECT num, scan_id, scan FROM host_nums WHERE host_id = ?'),
