@@ -10,6 +10,21 @@ import { Errors } from '../errors.js';
 import { transportContext } from './guard.js';
 
 const RANK: Record<Role, number> = { viewer: 0, analyst: 1, admin: 2 };
+/**
+ * A token's last_used is kept to the minute: writing it on every request would make each API
+ * read wait for the write lock, which the ingest writer holds for whole groups of frames.
+ */
+const TOUCH_EVERY_MS = 60_000;
+const touchedAt = new WeakMap<DB, Map<number, number>>();
+
+function touch(db: DB, id: number): void {
+  let seen = touchedAt.get(db);
+  if (!seen) { seen = new Map(); touchedAt.set(db, seen); }
+  const now = Date.now();
+  if (now - (seen.get(id) ?? -Infinity) < TOUCH_EVERY_MS) return;
+  seen.set(id, now);
+  touchApiToken(db, id);
+}
 
 export interface Principal { tokenId: number; role: Role }
 
@@ -34,7 +49,7 @@ export function requireRole(db: DB, min: Role, action: string) {
     const p = verifyApiToken(db, token);
     if (!p) { limiter.fail(req.ip); req.log.warn({ ip: req.ip }, 'API authentication failed'); throw new Errors.CW_AUTH_BAD_TOKEN(); }
     if (RANK[p.role] < RANK[min]) throw new Errors.CW_AUTH_FORBIDDEN(p.role, action);
-    touchApiToken(db, p.id);
+    touch(db, p.id);
     req.principal = { tokenId: p.id, role: p.role };
   };
 }

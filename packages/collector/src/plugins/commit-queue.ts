@@ -34,20 +34,53 @@ export interface CommitQueueOptions {
 
 export interface Pausable { pause(): void; resume(): void }
 
+/**
+ * A bound on bytes waiting: past `max` the source that added is paused; once the total is back
+ * to half, every paused source resumes. Sockets stop being read instead of buffering without end.
+ */
+export class WeightGate {
+  private weight = 0;
+  private readonly paused = new Set<Pausable>();
+
+  constructor(private readonly max: number) {}
+
+  get total(): number { return this.weight; }
+
+  add(weight: number, source?: Pausable): void {
+    this.weight += weight;
+    if (source && this.weight > this.max && !this.paused.has(source)) {
+      this.paused.add(source);
+      source.pause();
+    }
+  }
+
+  /** Takes weight off without resuming anyone yet (see settle). */
+  sub(weight: number): void { this.weight -= weight; }
+
+  /** Resumes the paused sources when the total is back under half the bound. */
+  settle(): void {
+    if (this.paused.size && this.weight <= this.max / 2) {
+      for (const s of this.paused) s.resume();
+      this.paused.clear();
+    }
+  }
+
+  /** A closed connection must not stay in the paused set. */
+  forget(source: Pausable): void { this.paused.delete(source); }
+}
+
 export class CommitQueue<R> {
   private readonly queue: Array<QueuedWork<R>> = [];
-  private queuedWeight = 0;
   private scheduled = false;
-  private readonly paused = new Set<Pausable>();
+  private readonly gate: WeightGate;
   private readonly budgetMs: number;
-  private readonly maxQueuedWeight: number;
   /** Figures for /metrics and the bench: groups committed and frames per group. */
   groups = 0;
   framesCommitted = 0;
 
   constructor(private readonly opts: CommitQueueOptions) {
     this.budgetMs = opts.budgetMs ?? 40;
-    this.maxQueuedWeight = opts.maxQueuedWeight ?? 24 * 1024 * 1024;
+    this.gate = new WeightGate(opts.maxQueuedWeight ?? 24 * 1024 * 1024);
   }
 
   get length(): number { return this.queue.length; }
@@ -55,11 +88,7 @@ export class CommitQueue<R> {
   /** Queues work; `source` is paused while the queue is over its bound. */
   submit(entry: QueuedWork<R>, source?: Pausable): void {
     this.queue.push(entry);
-    this.queuedWeight += entry.weight;
-    if (source && this.queuedWeight > this.maxQueuedWeight && !this.paused.has(source)) {
-      this.paused.add(source);
-      source.pause();
-    }
+    this.gate.add(entry.weight, source);
     if (!this.scheduled) { this.scheduled = true; setImmediate(this.flush); }
   }
 
@@ -76,7 +105,7 @@ export class CommitQueue<R> {
         // At least one frame per group, whatever the budget.
         for (let taken = 0; this.queue.length && (taken === 0 || performance.now() - started < this.budgetMs); taken++) {
           const entry = this.queue.shift()!;
-          this.queuedWeight -= entry.weight;
+          this.gate.sub(entry.weight);
           // A later frame of a host whose earlier frame failed must not overtake it.
           if (brokenHosts.has(entry.hostId) || entry.cancelled?.()) { failed.push([entry, new Error('an earlier batch of this host failed')]); continue; }
           try { applied.push([entry, entry.run()]); } catch (err) {
@@ -94,13 +123,10 @@ export class CommitQueue<R> {
     this.framesCommitted += applied.length;
     for (const [entry, res] of applied) entry.done(null, res);
     for (const [entry, err] of failed) entry.done(err);
-    if (this.paused.size && this.queuedWeight <= this.maxQueuedWeight / 2) {
-      for (const s of this.paused) s.resume();
-      this.paused.clear();
-    }
+    this.gate.settle();
     if (this.queue.length && !this.scheduled) { this.scheduled = true; setImmediate(this.flush); }
   };
 
   /** A closed connection must not stay in the paused set. */
-  forget(source: Pausable): void { this.paused.delete(source); }
+  forget(source: Pausable): void { this.gate.forget(source); }
 }

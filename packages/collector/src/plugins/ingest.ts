@@ -3,10 +3,12 @@
  *
  *   agent scan → spool{seq, fsync} ──wss──▶ upgrade: failed-auth limit per IP → Bearer <host>.<token>
  *        ▲                                   + instance digest (clone check) + client cert (--mtls): refused before any frame
- *        │                                   │ frame rate limit → parse (size, UTF-8, depth) → validate (shared schemas)
+ *        │                                   │ frame rate limit
  *        │                                   ▼
- *        └────────── ack{seq} ◀── commit ◀── CommitQueue (group commit: frames of many agents, one savepoint each)
- *                                              ◀── InventoryStore.apply: items, host_items, match → alerts, last_seq
+ *        └────────── ack{seq} ◀── commit ◀── FrameWriter: the writer thread with its own connection (database file)
+ *                                            or the main thread (':memory:'); CommitQueue (group commit: frames of many
+ *                                            agents, one savepoint each) → parse (size, UTF-8, depth) → validate (shared
+ *                                            schemas) → InventoryStore.apply: items, host_items, match → alerts, last_seq
  *
  * A frame is acknowledged only after the transaction holding it commits; a replayed seq is acknowledged
  * again without being applied (exactly-once effect). Bad frames get an error frame and change
@@ -20,15 +22,14 @@ import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { WebSocketServer, type WebSocket } from 'ws';
 import {
-  PROTOCOL_VERSION, parseAgentFrame, WireErrors,
-  type AckFrame, type ErrorFrame, type InventoryFrame, type WelcomeFrame, type WireErrorCode,
+  PROTOCOL_VERSION, WireErrors,
+  type AckFrame, type ErrorFrame, type WelcomeFrame, type WireErrorCode,
 } from '@chainwatch/shared';
-import type { BatchResult } from '../store/inventory.js';
 import type { CollectorService } from '../service.js';
 import { verifyAgentToken } from '../store/auth.js';
-import { nowIso } from '../store/db.js';
 import { metrics } from '../metrics.js';
-import { CommitQueue } from './commit-queue.js';
+import { InlineFrameWriter, type FrameWriter } from './frame-writer.js';
+import { WorkerFrameWriter } from './worker-writer.js';
 import { transportContext, type TransportContext, type TransportSettings } from './guard.js';
 
 export interface IngestOptions {
@@ -37,6 +38,8 @@ export interface IngestOptions {
   heartbeatS: number;
   maxViolations: number;
   transport?: Partial<TransportSettings> | undefined;
+  /** Store frames in a writer thread (default: whenever the database is a file). */
+  writerThread?: boolean | undefined;
 }
 
 const PATH = '/api/v1/agents/stream';
@@ -51,11 +54,21 @@ const HIGH_WATER = 1024 * 1024, LOW_WATER = 256 * 1024;
  * ~40 KB (inventory JSON compresses 5.7× at 8 KB against 6.4× at 32 KB).
  */
 const DEFLATE = { serverNoContextTakeover: true, threshold: 1024, clientMaxWindowBits: 13 } as const;
+/** How long a refused client gets to read the answer and close before its socket is destroyed. */
+const REFUSED_LINGER_MS = 10_000;
 const STATUS_TEXT: Record<number, string> = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 429: 'Too Many Requests' };
 
+/**
+ * Answers an upgrade request with an HTTP error and closes. What the client sent after its
+ * headers is read and dropped: left unread, the client's FIN is never seen, the socket never
+ * closes, and the server's close (graceful shutdown) waits for it forever.
+ */
 function refuse(socket: Duplex, status: number, code: WireErrorCode, message: string): void {
   const text = STATUS_TEXT[status] ?? 'Forbidden';
   const body = JSON.stringify({ statusCode: status, code, error: text, message });
+  socket.on('error', () => undefined);
+  socket.resume();
+  setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
   socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n`
     + `X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`);
 }
@@ -108,12 +121,10 @@ export function registerIngest(app: FastifyInstance, opts: IngestOptions): { con
   const ctx = transportContext(svc.db, opts.transport ?? {});
   const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxFrameBytes, perMessageDeflate: DEFLATE, clientTracking: true });
   const told = new WeakMap<WebSocket, { rotate: boolean; alive: boolean }>();
-  const hostSeen = svc.db.prepare('UPDATE hosts SET last_seen = ? WHERE id = ?');
-  const queue = new CommitQueue<FrameOutcome>({
-    transaction: (fn) => { svc.db.transaction(fn)(); },
-    groupFailed: () => svc.inventory.forgetCaches(),
-  });
-  let closing = false;
+  const writer: FrameWriter = (opts.writerThread ?? !svc.db.memory)
+    ? new WorkerFrameWriter(svc, { maxFrameBytes: opts.maxFrameBytes })
+    : new InlineFrameWriter(svc, { maxFrameBytes: opts.maxFrameBytes });
+  let closing = false, connections = 0;
 
   app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://x');
@@ -127,6 +138,7 @@ export function registerIngest(app: FastifyInstance, opts: IngestOptions): { con
 
   function onConnection(ws: WebSocket, hostId: string, lastSeq: number, rotate: boolean): void {
     const log = app.log.child({ host_id: hostId });
+    const conn = ++connections;
     ctx.sessions.set(hostId, ws);
     told.set(ws, { rotate, alive: true });
     let violations = 0, broken = false, paused = false, queueHeld = false;
@@ -148,6 +160,7 @@ export function registerIngest(app: FastifyInstance, opts: IngestOptions): { con
       send({ v: PROTOCOL_VERSION, type: 'error', code, message: message.slice(0, 2048), ...(seq !== undefined ? { seq } : {}) });
       if (violations >= opts.maxViolations) ws.close(1008, 'too many invalid frames');
     };
+    const breakOff = (): void => { broken = true; writer.cancel(conn); };
     /** Token bucket: a flood of tiny frames is refused before any parsing work. */
     const withinRate = (): boolean => {
       const now = Date.now();
@@ -155,54 +168,38 @@ export function registerIngest(app: FastifyInstance, opts: IngestOptions): { con
       refill = now;
       return --tokens >= 0;
     };
-    /** Runs in the commit queue's transaction: parse, validate, store. */
-    const handleFrame = (raw: string | Buffer, seen: { seq?: number }): FrameOutcome => {
-      const r = parseAgentFrame(raw, { maxBytes: opts.maxFrameBytes });
-      if (!r.ok) return { kind: 'rejected', code: r.code, message: r.message, seq: seqOf(raw) };
-      if (r.value.type === 'heartbeat') { hostSeen.run(nowIso(), hostId); return { kind: 'heartbeat' }; }
-      const { items: _items, removed: _removed, ...frame } = r.value;
-      seen.seq = frame.seq;
-      return { kind: 'stored', seq: frame.seq, frame, res: svc.ingest(hostId, r.value) };
-    };
     send({ v: PROTOCOL_VERSION, type: 'welcome', host_id: hostId, last_seq: lastSeq, heartbeat_s: opts.heartbeatS, ...(rotate ? { rotate_token: true } : {}) });
-    hostSeen.run(nowIso(), hostId);
+    writer.touch(hostId);
 
     ws.on('message', (data: Buffer, isBinary) => {
       if (broken || closing) return;
       const state = told.get(ws);
       if (state) state.alive = true;
       if (!withinRate()) {
-        broken = true;
+        breakOff();
         log.warn('frame rate limit exceeded; closing');
         send({ v: PROTOCOL_VERSION, type: 'error', code: 'CW_PROTO_RATE', message: WireErrors.CW_PROTO_RATE });
         ws.close(1008, 'frame rate limit');
         return;
       }
-      const raw = isBinary ? data : data.toString('utf8');
-      const seen: { seq?: number } = {};
-      queue.submit({
-        hostId, weight: data.length,
-        cancelled: () => broken,
-        run: () => handleFrame(raw, seen),
-        done: (err, out) => {
-          if (err || !out) {
-            if (broken) return;
-            broken = true;
-            log.error({ err, seq: seen.seq }, 'batch not stored');
-            send({ v: PROTOCOL_VERSION, type: 'error', code: 'CW_STORE_FAILED', message: WireErrors.CW_STORE_FAILED, ...(seen.seq !== undefined ? { seq: seen.seq } : {}) });
-            ws.close(1011, 'store failed; reconnect and resend');
-          } else if (out.kind === 'rejected') reject(out.code, out.message, out.seq);
-          else if (out.kind === 'stored') {
-            const { frame: f, res } = out;
-            if (res.applied) metrics.batchCommitted(res.items, res.alerts);
-            log.info({ seq: f.seq, scan: f.scan_id, mode: f.mode, part: f.part, final: f.final, applied: res.applied, items: res.items, alerts: res.alerts, removed: res.removed }, 'batch committed');
-            send({ v: PROTOCOL_VERSION, type: 'ack', seq: f.seq, applied: res.applied });
-          }
-        },
-      }, flow);
+      writer.submit(conn, hostId, data, isBinary, flow, (err, out, seq) => {
+        if (err || !out) {
+          if (broken) return;
+          breakOff();
+          log.error({ err, seq }, 'batch not stored');
+          send({ v: PROTOCOL_VERSION, type: 'error', code: 'CW_STORE_FAILED', message: WireErrors.CW_STORE_FAILED, ...(seq !== undefined ? { seq } : {}) });
+          ws.close(1011, 'store failed; reconnect and resend');
+        } else if (out.kind === 'rejected') reject(out.code, out.message, out.seq);
+        else if (out.kind === 'stored') {
+          const { frame: f, res } = out;
+          if (res.applied) metrics.batchCommitted(res.items, res.alerts);
+          log.info({ seq: f.seq, scan: f.scan_id, mode: f.mode, part: f.part, final: f.final, applied: res.applied, items: res.items, alerts: res.alerts, removed: res.removed }, 'batch committed');
+          send({ v: PROTOCOL_VERSION, type: 'ack', seq: f.seq, applied: res.applied });
+        }
+      });
     });
     ws.on('pong', () => { const s = told.get(ws); if (s) s.alive = true; });
-    ws.on('close', () => { queue.forget(flow); if (ctx.sessions.get(hostId) === ws) ctx.sessions.delete(hostId); });
+    ws.on('close', () => { writer.forget(conn, flow); if (ctx.sessions.get(hostId) === ws) ctx.sessions.delete(hostId); });
     ws.on('error', (err) => log.warn({ err }, 'agent connection error'));
   }
 
@@ -219,31 +216,22 @@ export function registerIngest(app: FastifyInstance, opts: IngestOptions): { con
 
   return {
     connected: () => ctx.sessions.size,
-    close: () => new Promise<void>((resolve) => {
+    close: async () => {
       closing = true;
       clearInterval(sweep); clearInterval(liveness);
       // Frames already received are committed and acknowledged before the sockets close.
-      while (queue.length) queue.flush();
-      for (const ws of wss.clients) ws.close(1001, 'collector shutting down');
-      const force = setTimeout(() => { for (const ws of wss.clients) ws.terminate(); }, 5000);
-      wss.close(() => { clearTimeout(force); resolve(); });
-    }),
+      app.log.info('ingest closing: draining the writer');
+      await writer.drain();
+      app.log.info({ connections: wss.clients.size }, 'ingest drained; closing agent connections');
+      await new Promise<void>((resolve) => {
+        for (const ws of wss.clients) ws.close(1001, 'collector shutting down');
+        const force = setTimeout(() => { for (const ws of wss.clients) ws.terminate(); }, 5000);
+        wss.close(() => { clearTimeout(force); resolve(); });
+      });
+      await writer.close();
+      app.log.info('ingest writer closed');
+    },
   };
-}
-
-/** What a queued frame came to, reported to its connection after the group commits. */
-type FrameOutcome =
-  | { kind: 'rejected'; code: WireErrorCode; message: string; seq: number | undefined }
-  | { kind: 'heartbeat'; seq?: undefined }
-  | { kind: 'stored'; seq: number; frame: Omit<InventoryFrame, 'items' | 'removed'>; res: BatchResult };
-
-/** Best-effort `seq` of a frame that failed validation, so the agent can tell which batch. */
-function seqOf(data: string | Buffer): number | undefined {
-  if (data.length > 64 * 1024 * 1024) return undefined;
-  try {
-    const s = (JSON.parse(typeof data === 'string' ? data : data.toString('utf8')) as { seq?: unknown } | null)?.seq;
-    return Number.isSafeInteger(s) && (s as number) >= 0 ? s as number : undefined;
-  } catch { return undefined; }
 }
 
 /**

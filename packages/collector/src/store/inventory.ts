@@ -65,8 +65,10 @@ export class InventoryStore {
       removeByKey: db.prepare(`UPDATE host_inv SET removed_at = @ts, last_seen = ${LAST_KNOWN} WHERE host = @host AND removed_at IS NULL
         AND item IN (SELECT id FROM items WHERE ikey = @key)`),
       // A delta that sends a key with new content replaces the host's older content under that key.
+      // One statement per frame (a delta storm is thousands of small frames): the keys and ids travel as JSON arrays.
       replaceOlder: db.prepare(`UPDATE host_inv SET removed_at = @ts, last_seen = ${LAST_KNOWN} WHERE host = @host AND removed_at IS NULL
-        AND item IN (SELECT id FROM items WHERE ikey = @key) AND item != @item`),
+        AND item IN (SELECT it.id FROM json_each(@keys) k JOIN items it ON it.ikey = k.value)
+        AND item NOT IN (SELECT value FROM json_each(@ids))`),
       confirmPresent: db.prepare('UPDATE host_nums SET confirmed_at = ? WHERE num = ?'),
       markAlertsRemoved: db.prepare(`UPDATE alerts SET item_removed = 1 WHERE host_id = ? AND item_removed = 0
         AND item_id IN (SELECT item FROM host_inv WHERE host = ? AND removed_at IS NOT NULL)`),
@@ -185,11 +187,12 @@ export class InventoryStore {
     const [num, scan] = this.hostScan(hostId, frame.scan_id);
     const ids = new Array<number>(frame.items.length);
     for (let i = 0; i < frame.items.length; i++) ids[i] = this.itemId(frame.items[i]!);
-    this.q.upsertPairs.run(num, ts, ts, scan, `[${Float64Array.from(ids).sort().join(',')}]`);
+    const idList = `[${Float64Array.from(ids).sort().join(',')}]`;
+    this.q.upsertPairs.run(num, ts, ts, scan, idList);
     const alerts = this.alertsFor(hostId, num, frame.items, ids, matcher, now);
     let removed = 0;
     if (frame.mode === 'delta') {
-      for (let i = 0; i < ids.length; i++) removed += this.q.replaceOlder.run({ ts, host: num, key: frame.items[i]!.key, item: ids[i] }).changes;
+      if (ids.length) removed += this.q.replaceOlder.run({ ts, host: num, keys: JSON.stringify(frame.items.map((i) => i.key)), ids: idList }).changes;
       for (const key of frame.removed ?? []) removed += this.q.removeByKey.run({ ts, host: num, key }).changes;
     }
     if (frame.mode === 'full' && frame.final) removed += this.q.removeNotSeen.run({ ts, host: num, scan }).changes;

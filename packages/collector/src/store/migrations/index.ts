@@ -234,4 +234,18 @@ export const MIGRATIONS: readonly string[] = [
       hi.removed_at AS removed_at, hi.scan AS scan_id
     FROM host_inv hi JOIN host_nums n ON n.num = hi.host;
   ${HOST_ITEMS_TRIGGERS}  `,
+  /* 7: change counters a second connection can check cheaply inside its own write transaction:
+     the ingest writer thread (store/ingest-worker.ts) reloads its matcher when indicators changed
+     and forgets cached item ids when items were deleted (prune), whichever connection did it. */ `
+  CREATE TABLE store_generation (name TEXT PRIMARY KEY, n INTEGER NOT NULL) STRICT;
+  INSERT INTO store_generation VALUES ('indicators', 0), ('items', 0);
+  CREATE TRIGGER gen_indicators_insert AFTER INSERT ON indicators
+    BEGIN UPDATE store_generation SET n = n + 1 WHERE name = 'indicators'; END;
+  CREATE TRIGGER gen_indicators_update AFTER UPDATE ON indicators
+    BEGIN UPDATE store_generation SET n = n + 1 WHERE name = 'indicators'; END;
+  CREATE TRIGGER gen_indicators_delete AFTER DELETE ON indicators
+    BEGIN UPDATE store_generation SET n = n + 1 WHERE name = 'indicators'; END;
+  CREATE TRIGGER gen_items_delete AFTER DELETE ON items
+    BEGIN UPDATE store_generation SET n = n + 1 WHERE name = 'items'; END;
+  `,
 ];

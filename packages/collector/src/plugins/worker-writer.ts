@@ -1,0 +1,122 @@
+/**
+ * The main thread's side of the ingest writer thread (store/ingest-worker.ts): frames go over
+ * as bytes with an id, results come back one message per committed group. Bytes waiting in the
+ * writer are bounded (WeightGate): past the bound the submitting sockets stop being read.
+ *
+ * If the writer thread dies, every frame it held fails (its connection closes with 1011, the
+ * agent reconnects and resends from its spool) and a new writer starts; nothing was
+ * acknowledged that was not committed. The main connection stops checkpointing: the writer's
+ * connection does it (a checkpoint on the main thread would stall the API for its duration).
+ */
+import { Worker } from 'node:worker_threads';
+import type { CollectorService } from '../service.js';
+import type { FromWriter, IngestWorkerData, ToWriter, WriterResult } from '../store/ingest-worker.js';
+import { WeightGate, type Pausable } from './commit-queue.js';
+import type { FrameDone, FrameWriter, WriterOptions } from './frame-writer.js';
+
+/** The worker entry beside this file's package: .ts when run from source (tests), .js when built. */
+const ENTRY = new URL(`../store/ingest-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
+const RESPAWN_MS = 1000;
+const CLOSE_TIMEOUT_MS = 30_000;
+
+export class WorkerFrameWriter implements FrameWriter {
+  private worker!: Worker;
+  private readonly pending = new Map<number, { done: FrameDone; weight: number }>();
+  private readonly drains = new Map<number, () => void>();
+  private readonly gate: WeightGate;
+  private nextId = 1;
+  private closing = false;
+
+  constructor(private readonly svc: CollectorService, private readonly opts: WriterOptions) {
+    this.gate = new WeightGate(opts.maxQueuedWeight ?? 24 * 1024 * 1024);
+    svc.db.pragma('wal_autocheckpoint = 0');
+    this.spawn();
+  }
+
+  private spawn(): void {
+    const workerData: IngestWorkerData = { file: this.svc.db.name, maxFrameBytes: this.opts.maxFrameBytes, budgetMs: this.opts.budgetMs ?? 100 };
+    const w = new Worker(ENTRY, { workerData });
+    this.worker = w;
+    w.on('message', (m: FromWriter) => this.onMessage(w, m));
+    w.on('error', (err) => this.lost(w, err));
+    w.on('exit', (code) => { if (!this.closing) this.lost(w, new Error(`ingest writer exited with code ${code}`)); });
+  }
+
+  private onMessage(w: Worker, m: FromWriter): void {
+    if (m.t === 'done') this.settle(m.results);
+    else if (m.t === 'drained') { this.drains.get(m.id)?.(); this.drains.delete(m.id); }
+    else if (m.t === 'fatal') this.lost(w, new Error(`ingest writer failed to start: ${m.error}`));
+  }
+
+  private settle(results: WriterResult[]): void {
+    for (const [id, out, error, seq] of results) {
+      const p = this.pending.get(id);
+      if (!p) continue;
+      this.pending.delete(id);
+      this.gate.sub(p.weight);
+      p.done(error === null ? null : new Error(error), out ?? undefined, seq);
+    }
+    this.gate.settle();
+  }
+
+  /** The writer thread is gone: fail what it held, start another (unless shutting down). */
+  private lost(w: Worker, err: Error): void {
+    if (w !== this.worker || this.closing) return;
+    this.svc.log.error({ err, frames: this.pending.size }, 'ingest writer thread lost; its frames fail and a new writer starts');
+    this.worker = null as unknown as Worker;
+    void w.terminate();
+    const held = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of held) { this.gate.sub(p.weight); p.done(err, undefined, undefined); }
+    this.gate.settle();
+    for (const resolve of this.drains.values()) resolve();
+    this.drains.clear();
+    setTimeout(() => { if (!this.closing) this.spawn(); }, RESPAWN_MS).unref();
+  }
+
+  private post(m: ToWriter, transfer?: ArrayBuffer[]): boolean {
+    if (!this.worker) return false;
+    this.worker.postMessage(m, transfer);
+    return true;
+  }
+
+  submit(conn: number, hostId: string, data: Buffer, binary: boolean, flow: Pausable, done: FrameDone): void {
+    // A copy of exactly the frame's bytes, moved (not cloned) to the writer: ws may hand us a
+    // view into a larger buffer that is not ours to give away.
+    const copy = new Uint8Array(data.byteLength);
+    copy.set(data);
+    const id = this.nextId++;
+    if (!this.post({ t: 'frame', id, conn, host: hostId, data: copy, binary }, [copy.buffer])) {
+      done(new Error('ingest writer restarting'), undefined, undefined);
+      return;
+    }
+    this.pending.set(id, { done, weight: data.byteLength });
+    this.gate.add(data.byteLength, flow);
+  }
+
+  touch(hostId: string): void { this.post({ t: 'touch', host: hostId }); }
+  cancel(conn: number): void { this.post({ t: 'cancel', conn }); }
+  forget(conn: number, flow: Pausable): void { this.gate.forget(flow); this.post({ t: 'forget', conn }); }
+
+  drain(): Promise<void> {
+    if (this.closing) return Promise.resolve();
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      if (!this.post({ t: 'drain', id })) return resolve();
+      this.drains.set(id, resolve);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    await this.drain();
+    this.closing = true;
+    const w = this.worker;
+    if (!w) return;
+    const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
+    w.postMessage({ t: 'close' } satisfies ToWriter);
+    const timer = setTimeout(() => void w.terminate(), CLOSE_TIMEOUT_MS);
+    await exited;
+    clearTimeout(timer);
+  }
+}

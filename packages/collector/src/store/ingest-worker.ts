@@ -1,0 +1,99 @@
+/**
+ * Worker-thread entry of the ingest writer: its own better-sqlite3 connection on the collector's
+ * WAL file, where agent frames are parsed, validated, matched and stored in group commits
+ * (plugins/commit-queue.ts), off the event loop that serves TLS, WebSockets and the API.
+ *
+ * The main thread keeps the live matcher for its own uses; this thread keeps its own and checks
+ * store_generation (migration 7) at the start of every group's write transaction: a push of
+ * indicators commits before the group begins (reload, so the group matches the new indicators)
+ * or after it ends (the push's retro-hunt then sees the group's rows) — no frame falls between.
+ * Item deletions by prune do the same for the cached item ids.
+ *
+ * Protocol (parentPort), in:  { t: 'frame', id, conn, host, data: Uint8Array, binary }
+ *                             { t: 'touch', host } | { t: 'cancel' | 'forget', conn }
+ *                             { t: 'drain', id } | { t: 'close' }
+ *                        out: { t: 'ready' } | { t: 'done', results: [id, outcome | null, error | null, seq][] }
+ *                             { t: 'drained', id } | { t: 'fatal', error }
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { openDb } from './db.js';
+import { InventoryStore } from './inventory.js';
+import { IndicatorStore } from './indicators.js';
+import { FrameApplier, type FrameOutcome } from './frame-apply.js';
+import { CommitQueue } from '../plugins/commit-queue.js';
+
+export interface IngestWorkerData { file: string; maxFrameBytes: number; budgetMs: number }
+export type WriterResult = [id: number, outcome: FrameOutcome | null, error: string | null, seq: number | undefined];
+export type ToWriter =
+  | { t: 'frame'; id: number; conn: number; host: string; data: Uint8Array; binary: boolean }
+  | { t: 'touch'; host: string } | { t: 'cancel'; conn: number } | { t: 'forget'; conn: number }
+  | { t: 'drain'; id: number } | { t: 'close' };
+export type FromWriter =
+  | { t: 'ready' } | { t: 'done'; results: WriterResult[] } | { t: 'drained'; id: number } | { t: 'fatal'; error: string };
+
+const port = parentPort!;
+const { file, maxFrameBytes, budgetMs } = workerData as IngestWorkerData;
+
+function start(): void {
+  const db = openDb(file);
+  const inventory = new InventoryStore(db);
+  const indicators = new IndicatorStore(db);
+  const generation = db.prepare('SELECT name, n FROM store_generation').raw();
+  const readGenerations = (): Map<string, number> => new Map(generation.all() as Array<[string, number]>);
+  let seenGen = readGenerations();
+  let matcher = indicators.loadMatcher();
+  const applier = new FrameApplier(db, inventory, () => matcher, maxFrameBytes);
+
+  /** Inside the group's write transaction: nothing can change between this check and the commit. */
+  const refresh = (): void => {
+    const now = readGenerations();
+    if (now.get('indicators') !== seenGen.get('indicators')) { matcher = indicators.loadMatcher(); inventory.matcherChanged(); }
+    if (now.get('items') !== seenGen.get('items')) inventory.forgetCaches();
+    seenGen = now;
+  };
+  const queue = new CommitQueue<FrameOutcome>({
+    transaction: (fn) => { db.transaction(() => { refresh(); fn(); }).immediate(); },
+    groupFailed: () => inventory.forgetCaches(),
+    budgetMs,
+  });
+  const cancelled = new Set<number>();
+  let results: WriterResult[] = [];
+  const post = (): void => {
+    if (!results.length) return;
+    port.postMessage({ t: 'done', results } satisfies FromWriter);
+    results = [];
+  };
+  // A group calls every done() synchronously after its commit: one message per group.
+  const report = (r: WriterResult): void => { if (!results.length) queueMicrotask(post); results.push(r); };
+  const flushAll = (): void => { while (queue.length) queue.flush(); post(); };
+
+  port.on('message', (m: ToWriter) => {
+    switch (m.t) {
+      case 'frame': {
+        const data = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
+        const raw = m.binary ? data : data.toString('utf8');
+        const seen: { seq?: number } = {};
+        queue.submit({
+          hostId: m.host, weight: data.length,
+          cancelled: () => cancelled.has(m.conn),
+          run: () => applier.apply(m.host, raw, seen),
+          done: (err, out) => report([m.id, err ? null : out ?? null, err ? err.message : null, seen.seq]),
+        });
+        break;
+      }
+      case 'touch':
+        queue.submit({ hostId: m.host, weight: 0, run: () => { applier.touch(m.host); return { kind: 'heartbeat' }; }, done: () => undefined });
+        break;
+      case 'cancel': cancelled.add(m.conn); break;
+      case 'forget': cancelled.delete(m.conn); break;
+      case 'drain': flushAll(); port.postMessage({ t: 'drained', id: m.id } satisfies FromWriter); break;
+      case 'close': flushAll(); db.close(); port.close(); break;
+    }
+  });
+  port.postMessage({ t: 'ready' } satisfies FromWriter);
+}
+
+try { start(); } catch (err) {
+  port.postMessage({ t: 'fatal', error: (err as Error).message } satisfies FromWriter);
+  port.close();
+}
