@@ -9,12 +9,11 @@
  * pre-serialised item strings — no per-item JSON work on the hot path.
  */
 import WebSocket from 'ws';
-import { MAX_ITEMS_PER_FRAME, PROTOCOL_VERSION } from '@chainwatch/shared';
+import { FRAME_TARGET_BYTES, MAX_ITEMS_PER_FRAME, PROTOCOL_VERSION } from '@chainwatch/shared';
 import type { Histogram } from './histogram.js';
 import { countError, type PhaseStats } from './stats.js';
 
 /** Same cap as the agent's outbox: half its 4 MiB frame limit, deflate or not. */
-const MAX_FRAME_CHARS = 2 * 1024 * 1024;
 
 export interface ScanJob { mode: 'full' | 'delta'; scanId: string; make: () => { items: string[]; removed: string[] } }
 interface Built { seq: number; data: string; items: number; sentAt: number }
@@ -34,7 +33,7 @@ export function chunkItems(items: string[], removed: string[]): Array<{ items: s
   const parts: Array<{ items: string[]; removed: string[] }> = [];
   let cur: string[] = [], chars = 0;
   for (const it of items) {
-    if (cur.length >= MAX_ITEMS_PER_FRAME || chars + it.length > MAX_FRAME_CHARS) { parts.push({ items: cur, removed: [] }); cur = []; chars = 0; }
+    if (cur.length >= MAX_ITEMS_PER_FRAME || (cur.length > 0 && chars + it.length > FRAME_TARGET_BYTES)) { parts.push({ items: cur, removed: [] }); cur = []; chars = 0; }
     cur.push(it); chars += it.length + 1;
   }
   parts.push({ items: cur, removed: [] });

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { validateItem, validateAgentFrame, MAX_ITEMS_PER_FRAME } from '@chainwatch/shared';
+import { validateItem, validateAgentFrame, MAX_ITEMS_PER_FRAME, FRAME_TARGET_BYTES } from '@chainwatch/shared';
 import { loadCatalog, parseDpkgStatus } from '../src/catalog.js';
 import { FleetModel } from '../src/fleet-data.js';
 import { chunkItems, frameText } from '../src/sim-agent.js';
@@ -36,8 +36,10 @@ t.test('every generated item validates against the shared schemas', async (t) =>
 t.test('frames built from the items are valid agent frames', async (t) => {
   const m = new FleetModel(catalog, { ...spec, items: 4500 });
   const parts = chunkItems(m.hostItems(1), []);
-  t.equal(parts.length, 3, '4,500 items → 3 frames');
+  t.same(parts.flatMap((p) => p.items), m.hostItems(1), 'every item once, in order');
+  t.ok(parts.length > 4500 / MAX_ITEMS_PER_FRAME, 'cut by size before the item limit');
   t.ok(parts.every((p) => p.items.length <= MAX_ITEMS_PER_FRAME));
+  t.ok(parts.every((p) => p.items.reduce((n, it) => n + it.length + 1, 0) <= FRAME_TARGET_BYTES), 'each frame within the target size');
   parts.forEach((p, i) => {
     const r = validateAgentFrame(JSON.parse(frameText(i + 1, { mode: 'full', scanId: 'scan-1', make: () => ({ items: [], removed: [] }) }, i, i === parts.length - 1, p.items, p.removed)));
     t.ok(r.ok, r.ok ? `frame ${i} valid` : r.message);

@@ -1,11 +1,10 @@
 /**
  * Scan → spool: cuts an inventory stream into frames (≤ MAX_ITEMS_PER_FRAME items and about
- * half the frame size limit, so deflate or not, a frame always fits) and appends each to the
- * spool. Appending waits while the spool is full, which pauses the scan that feeds it.
+ * FRAME_TARGET_BYTES of JSON, far under the frame size limit deflate or not) and appends each
+ * to the spool. Appending waits while the spool is full, which pauses the scan that feeds it.
  */
-import { PROTOCOL_VERSION, MAX_ITEMS_PER_FRAME, type InventoryItem } from '@chainwatch/shared';
+import { PROTOCOL_VERSION, MAX_ITEMS_PER_FRAME, FRAME_TARGET_BYTES, type InventoryItem } from '@chainwatch/shared';
 import type { Spool } from './spool.js';
-import { MAX_FRAME_BYTES } from './client.js';
 
 export interface SpooledScan { scanId: string; items: number; frames: number; lastSeq: number }
 
@@ -25,7 +24,7 @@ export async function spoolInventory(spool: Spool, items: AsyncIterable<Inventor
   };
   for await (const item of items) {
     const size = JSON.stringify(item).length;
-    if (chunk.length >= MAX_ITEMS_PER_FRAME || chunkBytes + size > MAX_FRAME_BYTES / 2) await flush(false);
+    if (chunk.length >= MAX_ITEMS_PER_FRAME || (chunk.length > 0 && chunkBytes + size > FRAME_TARGET_BYTES)) await flush(false);
     chunk.push(item); chunkBytes += size; total++;
   }
   const gone = mode === 'delta' && removed ? removed() : [];

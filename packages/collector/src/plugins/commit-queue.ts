@@ -8,8 +8,8 @@
  * Frames wait unparsed: parsing and validating happen in the group, inside its time budget,
  * so the work one event-loop turn does for ingest is bounded by `budgetMs` however many agents
  * sent at once (API requests and other sockets get their turn between groups). The queue is
- * bounded too: past `maxQueuedWeight` bytes the submitting connection is paused until the
- * queue drains below half.
+ * bounded too: past `maxQueuedWeight` bytes no connection is read until the queue drains
+ * below half.
  */
 export interface QueuedWork<R> {
   hostId: string;
@@ -35,38 +35,47 @@ export interface CommitQueueOptions {
 export interface Pausable { pause(): void; resume(): void }
 
 /**
- * A bound on bytes waiting: past `max` the source that added is paused; once the total is back
- * to half, every paused source resumes. Sockets stop being read instead of buffering without end.
+ * A bound on bytes waiting: past `max`, every connection that joined stops being read (not only
+ * the one that crossed the bound: each of thousands of agents would otherwise get one more
+ * large frame in — 10,000 × ~800 KB); once the total is back to half, all resume.
  */
 export class WeightGate {
   private weight = 0;
-  private readonly paused = new Set<Pausable>();
+  private held = false;
+  private readonly members = new Set<Pausable>();
 
   constructor(private readonly max: number) {}
 
   get total(): number { return this.weight; }
 
+  /** A source (connection) the gate may pause; paused at once while the gate is held. */
+  join(source: Pausable): void {
+    this.members.add(source);
+    if (this.held) source.pause();
+  }
+
   add(weight: number, source?: Pausable): void {
+    if (source && !this.members.has(source)) this.join(source);
     this.weight += weight;
-    if (source && this.weight > this.max && !this.paused.has(source)) {
-      this.paused.add(source);
-      source.pause();
+    if (!this.held && this.weight > this.max) {
+      this.held = true;
+      for (const s of this.members) s.pause();
     }
   }
 
   /** Takes weight off without resuming anyone yet (see settle). */
   sub(weight: number): void { this.weight -= weight; }
 
-  /** Resumes the paused sources when the total is back under half the bound. */
+  /** Resumes every source when the total is back under half the bound. */
   settle(): void {
-    if (this.paused.size && this.weight <= this.max / 2) {
-      for (const s of this.paused) s.resume();
-      this.paused.clear();
+    if (this.held && this.weight <= this.max / 2) {
+      this.held = false;
+      for (const s of this.members) s.resume();
     }
   }
 
-  /** A closed connection must not stay in the paused set. */
-  forget(source: Pausable): void { this.paused.delete(source); }
+  /** A closed connection leaves the gate. */
+  forget(source: Pausable): void { this.members.delete(source); }
 }
 
 export class CommitQueue<R> {
@@ -127,6 +136,9 @@ export class CommitQueue<R> {
     if (this.queue.length && !this.scheduled) { this.scheduled = true; setImmediate(this.flush); }
   };
 
-  /** A closed connection must not stay in the paused set. */
+  /** A connection the queue's bound may pause (see WeightGate). */
+  join(source: Pausable): void { this.gate.join(source); }
+
+  /** A closed connection leaves the gate. */
   forget(source: Pausable): void { this.gate.forget(source); }
 }

@@ -17,8 +17,8 @@ export type FrameDone = (err: Error | null, out: FrameOutcome | undefined, seq: 
 export interface FrameWriter {
   /** Queues a frame of connection `conn`; `flow` is paused while too many bytes wait. */
   submit(conn: number, hostId: string, data: Buffer, binary: boolean, flow: Pausable, done: FrameDone): void;
-  /** A connection opened: its host was seen now (stored with the next group). */
-  touch(hostId: string): void;
+  /** A connection opened: its host was seen now (stored with the next group); `flow` is paused while too many bytes wait. */
+  open(hostId: string, flow: Pausable): void;
   /** The connection is broken: its queued frames are dropped (done with an error), never stored. */
   cancel(conn: number): void;
   /** The connection closed. */
@@ -46,17 +46,17 @@ export class InlineFrameWriter implements FrameWriter {
   }
 
   submit(conn: number, hostId: string, data: Buffer, binary: boolean, flow: Pausable, done: FrameDone): void {
-    const raw = binary ? data : data.toString('utf8');
     const seen: { seq?: number } = {};
     this.queue.submit({
       hostId, weight: data.length,
       cancelled: () => this.cancelled.has(conn),
-      run: () => this.applier.apply(hostId, raw, seen),
+      run: () => this.applier.apply(hostId, binary ? data : data.toString('utf8'), seen),
       done: (err, out) => done(err, err ? undefined : out, seen.seq),
     }, flow);
   }
 
-  touch(hostId: string): void {
+  open(hostId: string, flow: Pausable): void {
+    this.queue.join(flow);
     this.queue.submit({ hostId, weight: 0, run: () => { this.applier.touch(hostId); return { kind: 'heartbeat' }; }, done: () => undefined });
   }
 

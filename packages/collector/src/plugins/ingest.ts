@@ -169,7 +169,7 @@ export function registerIngest(app: FastifyInstance, opts: IngestOptions): { con
       return --tokens >= 0;
     };
     send({ v: PROTOCOL_VERSION, type: 'welcome', host_id: hostId, last_seq: lastSeq, heartbeat_s: opts.heartbeatS, ...(rotate ? { rotate_token: true } : {}) });
-    writer.touch(hostId);
+    writer.open(hostId, flow);
 
     ws.on('message', (data: Buffer, isBinary) => {
       if (broken || closing) return;

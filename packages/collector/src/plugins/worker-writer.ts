@@ -94,7 +94,7 @@ export class WorkerFrameWriter implements FrameWriter {
     this.gate.add(data.byteLength, flow);
   }
 
-  touch(hostId: string): void { this.post({ t: 'touch', host: hostId }); }
+  open(hostId: string, flow: Pausable): void { this.gate.join(flow); this.post({ t: 'touch', host: hostId }); }
   cancel(conn: number): void { this.post({ t: 'cancel', conn }); }
   forget(conn: number, flow: Pausable): void { this.gate.forget(flow); this.post({ t: 'forget', conn }); }
 

@@ -16,6 +16,8 @@
  *                             { t: 'drained', id } | { t: 'fatal', error }
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { openDb } from './db.js';
 import { InventoryStore } from './inventory.js';
 import { IndicatorStore } from './indicators.js';
@@ -33,8 +35,19 @@ export type FromWriter =
 
 const port = parentPort!;
 const { file, maxFrameBytes, budgetMs } = workerData as IngestWorkerData;
+/** Nice value of this thread: when the CPU is short, the main thread (TLS, WebSockets, API) runs first. */
+const WRITER_NICE = 10;
+
+/** Linux applies nice per thread: this thread's id is the last part of /proc/thread-self. Elsewhere: unchanged. */
+function yieldToMainThread(): void {
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (Number.isInteger(tid) && tid > 0) setPriority(tid, WRITER_NICE);
+  } catch { /* no /proc (not Linux) or not permitted: the writer keeps the default priority */ }
+}
 
 function start(): void {
+  yieldToMainThread();
   const db = openDb(file);
   const inventory = new InventoryStore(db);
   const indicators = new IndicatorStore(db);
@@ -71,12 +84,12 @@ function start(): void {
     switch (m.t) {
       case 'frame': {
         const data = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
-        const raw = m.binary ? data : data.toString('utf8');
         const seen: { seq?: number } = {};
+        // Decoded only when its group runs: waiting frames stay bytes, off the JS heap.
         queue.submit({
           hostId: m.host, weight: data.length,
           cancelled: () => cancelled.has(m.conn),
-          run: () => applier.apply(m.host, raw, seen),
+          run: () => applier.apply(m.host, m.binary ? data : data.toString('utf8'), seen),
           done: (err, out) => report([m.id, err ? null : out ?? null, err ? err.message : null, seen.seq]),
         });
         break;

@@ -103,7 +103,7 @@ t.test('a group stops at its time budget (at least one frame each) and the rest 
   t.equal(lastSeq(h, 'a'), 5);
 });
 
-t.test('past its bound the queue pauses the submitting connection and resumes it once drained', async (t) => {
+t.test('past its bound the queue pauses every connection, not only the submitting one, and resumes them once drained', async (t) => {
   const h = await harness(t);
   h.host('a');
   const { submit, settled } = queueOn(h, { maxQueuedWeight: 3 });
@@ -118,4 +118,22 @@ t.test('past its bound the queue pauses the submitting connection and resumes it
   await settled();
   t.same(calls, ['pause', 'resume']);
   t.equal(stored(h, 'a'), 5);
+});
+
+t.test('a connection that has not sent yet is paused too while the queue is over its bound', async (t) => {
+  const h = await harness(t);
+  h.host('a');
+  const { q, submit, settled } = queueOn(h, { maxQueuedWeight: 3 });
+  const calls: string[] = [];
+  const busy = { pause: () => calls.push('busy:pause'), resume: () => calls.push('busy:resume') };
+  const quiet = { pause: () => calls.push('quiet:pause'), resume: () => calls.push('quiet:resume') };
+  const gone = { pause: () => calls.push('gone:pause'), resume: () => calls.push('gone:resume') };
+  q.join(quiet); q.join(gone); q.forget(gone);
+  submit('a', frame(1, [file('C:/1', '1'), file('C:/2', '2'), file('C:/3', '3'), file('C:/4', '4')]), busy);
+  t.same(calls.sort(), ['busy:pause', 'quiet:pause'], 'every member paused; a closed connection is left alone');
+  const late = { pause: () => calls.push('late:pause'), resume: () => calls.push('late:resume') };
+  q.join(late);
+  t.ok(calls.includes('late:pause'), 'a connection opening while the gate is held starts paused');
+  await settled();
+  t.same(calls.filter((c) => c.endsWith('resume')).sort(), ['busy:resume', 'late:resume', 'quiet:resume']);
 });

@@ -4,6 +4,14 @@ import { InventoryItem } from '../inventory/index.js';
 /** Most items one inventory frame may carry; larger inventories are chunked. */
 export const MAX_ITEMS_PER_FRAME = 2000;
 
+/**
+ * Agents cut inventory frames at about this much JSON (and at most MAX_ITEMS_PER_FRAME items).
+ * A collector holds roughly one frame per connection while frames are in flight: with 10,000
+ * agents syncing at once, 800 KB frames of 2,000 items put gigabytes in buffers; ~600 items per
+ * frame still amortise the per-frame costs (one savepoint, one acknowledgement).
+ */
+export const FRAME_TARGET_BYTES = 256 * 1024;
+
 const Seq = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER });
 const V = Type.Integer({ minimum: 1, maximum: 1000 });
 
