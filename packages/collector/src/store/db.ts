@@ -13,6 +13,7 @@ export type DB = Database.Database;
 export function openDb(file: string): DB {
   if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   const db = new Database(file);
+  immediateTransactions(db);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
@@ -21,6 +22,21 @@ export function openDb(file: string): DB {
   db.pragma('temp_store = MEMORY');
   migrate(db);
   return db;
+}
+
+/**
+ * Every transaction on a collector connection begins IMMEDIATE (takes the write lock first).
+ * Several connections write the file — the API's, the ingest writer thread's, a retro-hunt's —
+ * and a deferred transaction that reads before it writes cannot upgrade once another connection
+ * committed in between: SQLITE_BUSY_SNAPSHOT, which busy_timeout does not retry (enrollments
+ * failed with 500 while 2,000 agents synced). Nested calls still use savepoints.
+ */
+function immediateTransactions(db: DB): void {
+  const make = db.transaction.bind(db);
+  db.transaction = ((fn: (...args: never[]) => unknown) => {
+    const t = make(fn);
+    return Object.assign((...args: never[]) => t.immediate(...args), { default: t.immediate, deferred: t.deferred, immediate: t.immediate, exclusive: t.exclusive });
+  }) as DB['transaction'];
 }
 
 export function migrate(db: DB): void {

@@ -1,0 +1,48 @@
+// Collector connections begin every transaction IMMEDIATE: with a second connection writing the
+// same file (the ingest writer thread, a retro-hunt, the CLI), a deferred transaction that read
+// before writing failed with SQLITE_BUSY_SNAPSHOT instead of waiting its turn.
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { openDb } from '../../src/store/db.js';
+
+const require = createRequire(import.meta.url);
+
+/** Another process takes the write lock, says so, holds it `ms`, commits a row, exits. */
+function holdWriteLock(file: string, ms: number): Promise<{ held: Promise<void>; done: Promise<number | null> }> {
+  const script = `
+    const Database = require(${JSON.stringify(require.resolve('better-sqlite3'))});
+    const db = new Database(${JSON.stringify(file)});
+    db.exec("BEGIN IMMEDIATE; INSERT INTO meta (key, value) VALUES ('other', 'x')");
+    process.stdout.write('held\\n');
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ${ms});
+    db.exec('COMMIT'); db.close();`;
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const held = new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+  const done = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return Promise.resolve({ held, done });
+}
+
+t.test('a read-then-write transaction waits for another connection\'s write instead of failing', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'cw-db-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'c.db');
+  const db = openDb(file);
+  t.teardown(() => db.close());
+  const other = await holdWriteLock(file, 400);
+  await other.held;
+  const started = Date.now();
+  const n = db.transaction(() => {
+    const before = db.prepare('SELECT count(*) FROM meta').pluck().get() as number;
+    db.prepare("INSERT INTO meta (key, value) VALUES ('mine', 'y')").run();
+    return before;
+  })();
+  t.ok(Date.now() - started >= 300, 'waited for the other connection to commit');
+  t.equal(n, 1, 'and read after its commit (the other row is visible)');
+  t.equal(await other.done, 0);
+  t.same(db.prepare('SELECT key FROM meta WHERE key IN (?, ?) ORDER BY key').pluck().all('mine', 'other'), ['mine', 'other']);
+  t.equal(db.transaction(() => 1).deferred(), 1, 'the other variants stay available');
+});
