@@ -1,21 +1,24 @@
 /**
- * Authenticode image digest of a parsed PE, and the trailing-data count that exposes
- * signature-padding tricks. The digest covers the whole file except OptionalHeader.CheckSum,
- * the security directory entry and the attribute certificate table, in file order — what
+ * What the Authenticode image digest of a parsed PE covers, and the trailing-data count that
+ * exposes signature-padding tricks (the hashing itself streams the file: pe-digest.ts). The
+ * digest covers the whole file except OptionalHeader.CheckSum, the security directory entry
+ * and the attribute certificate table, in file order — what
  * sbsigntool and pesign compute (osslsigncode too, when the table ends the file; the spec's
  * section-by-section order gives the same bytes when sections are contiguous).
  * Trailing data: the trojanized 3CX d3dcompiler_47.dll kept a valid signature while carrying
  * an encrypted payload after the PKCS#7 DER inside its WIN_CERTIFICATE (CVE-2013-3900, opt-in
  * "EnableCertPaddingCheck" on Windows), so those bytes are counted and reported.
  */
-import { createHash } from 'node:crypto';
 import { WIN_CERT_TYPE_PKCS_SIGNED_DATA, type PeInfo } from './pe.js';
 
 export type DigestName = 'md5' | 'sha1' | 'sha256' | 'sha384' | 'sha512';
 
-/** Byte ranges [start, end) that the Authenticode digest covers, in order. */
-export function digestRanges(buf: Buffer, pe: PeInfo): Array<[number, number]> {
-  const end = pe.certTable.size > 0 ? pe.certTable.offset : buf.length;
+/**
+ * Byte ranges [start, end) that the Authenticode digest covers, in order. They never go back:
+ * each starts at or after the end of the one before (pe-digest.ts hashes them in one pass).
+ */
+export function digestRanges(pe: PeInfo): Array<[number, number]> {
+  const end = pe.certTable.size > 0 ? pe.certTable.offset : pe.size;
   const cuts = [[pe.checksumOffset, 4], [pe.securityDirOffset, 8]].sort((a, b) => a[0]! - b[0]!);
   const out: Array<[number, number]> = [];
   let pos = 0;
@@ -29,23 +32,20 @@ export function digestRanges(buf: Buffer, pe: PeInfo): Array<[number, number]> {
   // where hashing stopped — read literally (as pesign and sbverify do) that is the same count
   // of bytes but starting at the table. Odd, but it is the documented digest and any appended
   // byte changes it, which is the point.
-  const extra = buf.length - pe.certTable.size - end;
+  const extra = pe.size - pe.certTable.size - end;
   if (pe.certTable.size > 0 && extra > 0) out.push([end, end + extra]);
   return out;
 }
 
 /**
- * Authenticode digest of the image. Data appended after the certificate table is covered, as
- * the spec, pesign and sbverify do, so appending breaks the signature (osslsigncode instead
- * ignores a signature that is not at the end of the file). An unsigned
- * image is padded with zeros to 8 bytes, as signers pad it before appending the table, so the
- * digest of an unsigned file equals the one its signed copy will carry.
+ * Zero bytes hashed after the image of an unsigned file: signers pad the image to 8 bytes
+ * before appending the table, so the digest of an unsigned file equals the one its signed copy
+ * will carry. Data appended after a table is covered (see digestRanges), as the spec, pesign and
+ * sbverify do, so appending breaks the signature (osslsigncode instead ignores a signature that
+ * is not at the end of the file).
  */
-export function imageDigest(buf: Buffer, pe: PeInfo, alg: DigestName): Buffer {
-  const h = createHash(alg);
-  for (const [s, e] of digestRanges(buf, pe)) h.update(buf.subarray(s, e));
-  if (pe.certTable.size === 0 && buf.length % 8 !== 0) h.update(Buffer.alloc(8 - (buf.length % 8)));
-  return h.digest();
+export function digestPadding(pe: PeInfo): number {
+  return pe.certTable.size === 0 && pe.size % 8 !== 0 ? 8 - (pe.size % 8) : 0;
 }
 
 /** Total length of a DER TLV at the start of `b` (definite lengths only), or null. */
@@ -70,9 +70,9 @@ function isZero(b: Uint8Array): boolean {
  * the last section of an unsigned image), slack in the table after its entries, and bytes
  * inside a WIN_CERTIFICATE after the PKCS#7 DER. Up to 7 zero bytes of alignment are normal.
  */
-export function trailingBytes(buf: Buffer, pe: PeInfo): number {
-  if (pe.certTable.size === 0) return Math.max(0, buf.length - pe.imageEnd);
-  let n = Math.max(0, buf.length - (pe.certTable.offset + pe.certTable.size));
+export function trailingBytes(pe: PeInfo): number {
+  if (pe.certTable.size === 0) return Math.max(0, pe.size - pe.imageEnd);
+  let n = Math.max(0, pe.size - (pe.certTable.offset + pe.certTable.size));
   let covered = 0;
   for (const c of pe.certificates) {
     covered += Math.ceil(c.length / 8) * 8;
@@ -83,7 +83,7 @@ export function trailingBytes(buf: Buffer, pe: PeInfo): number {
   }
   const slack = pe.certTable.size - covered;
   if (slack > 0) {
-    const tail = buf.subarray(pe.certTable.offset + covered, pe.certTable.offset + pe.certTable.size);
+    const tail = pe.certTableBytes.subarray(covered);
     if (tail.length >= 8 || !isZero(tail)) n += tail.length;
   }
   return n;

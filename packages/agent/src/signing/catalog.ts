@@ -8,6 +8,7 @@
  * Structure: Microsoft "Certificate Trust List" (wincrypt CTL_INFO) and makecat output.
  */
 import { AgentError } from '../errors.js';
+import { CatalogIndex } from './catalog-index.js';
 import { kids, oid, parseDer, T, value, type Tlv } from './der.js';
 import { judgeSigner, type JudgeContext, type Judged } from './judge.js';
 import { OID_SPC_INDIRECT_DATA, parseIndirectData, parseSignedData, timestampOf } from './pkcs7.js';
@@ -22,8 +23,8 @@ export interface CatalogEntry {
   judged: Judged;
 }
 
-/** Authenticode digest (lower hex) → catalog that lists it. */
-export type CatalogIndex = Map<string, CatalogEntry>;
+/** Authenticode digest (hex) → the catalog that lists it (compact: catalog-index.ts). */
+export { CatalogIndex };
 
 /** The trustedSubjects SEQUENCE: the CTL field whose items are SEQUENCE { OCTET STRING, SET }. */
 function trustedSubjects(ctl: Tlv): Tlv[] {
@@ -67,17 +68,28 @@ export function parseCatalog(der: Uint8Array, path: string, ctx: JudgeContext): 
   return { path, members, judged };
 }
 
+/**
+ * Add one catalog's members to the index (the first catalog to list a digest keeps it). Returns
+ * the error instead of throwing when the catalog cannot be read, so callers can index catalogs
+ * one at a time as they read them and keep none of their bytes.
+ */
+export function addCatalog(index: CatalogIndex, der: Uint8Array, path: string, ctx: JudgeContext): AgentError | null {
+  try {
+    const entry = parseCatalog(der, path, ctx);
+    index.add(entry, entry.members);
+    return null;
+  } catch (err) {
+    return err instanceof AgentError ? err : new AgentError('CW_PKCS7_MALFORMED', `${path}: ${String(err)}`, { cause: err });
+  }
+}
+
 /** Index catalogs by member digest. Unparseable catalogs are returned as errors, not thrown. */
 export function buildCatalogIndex(catalogs: Array<{ path: string; der: Uint8Array }>, ctx: JudgeContext): { index: CatalogIndex; errors: AgentError[] } {
-  const index: CatalogIndex = new Map();
+  const index = new CatalogIndex();
   const errors: AgentError[] = [];
   for (const c of catalogs) {
-    try {
-      const entry = parseCatalog(c.der, c.path, ctx);
-      for (const m of entry.members) if (!index.has(m)) index.set(m, entry);
-    } catch (err) {
-      errors.push(err instanceof AgentError ? err : new AgentError('CW_PKCS7_MALFORMED', `${c.path}: ${String(err)}`, { cause: err }));
-    }
+    const err = addCatalog(index, c.der, c.path, ctx);
+    if (err) errors.push(err);
   }
   return { index, errors };
 }

@@ -10,83 +10,27 @@
  * (SPKI DER), which is what pairs a key with its certificate.
  * Formats: RFC 7468 (PEM), RFC 5652 (CMS), RFC 7292 (PKCS#12), RFC 5208/5958 (PKCS#8),
  * PVK as OpenSSL's crypto/pem/pvkfmt.c writes it, JKS as OpenJDK's JavaKeyStore.java does.
- * node-forge opens PKCS#12 (empty password only); node:crypto does every key and certificate,
- * because forge cannot read EC ones.
+ * node:crypto does every key and certificate (forge cannot read EC ones). PKCS#7 and PKCS#12
+ * need a full ASN.1 parser (keys-pkcs.ts: asn1js, pkijs, node-forge for empty-password PKCS#12),
+ * imported on the first such file: a scan that meets only PEM never loads it.
  */
-import { createHash, createHmac, createPrivateKey, createPublicKey, timingSafeEqual, type KeyObject } from 'node:crypto';
-import * as asn1js from 'asn1js';
-import * as pkijs from 'pkijs';
-import forge from 'node-forge';
+import { createPublicKey } from 'node:crypto';
 import { AgentError } from '../errors.js';
-import { parseCert, OID_EKU_CODE_SIGNING, type Cert } from './x509.js';
+import { kids, parseDer as parseDerTlv, T, value, type Tlv } from './der.js';
+import { derKey, describeCert, keyFacts, malformed, MAX_ENTRIES, spkiSha256, type Container, type FoundCert, type FoundKey, type KeyMaterial } from './keys-facts.js';
+import { parseCert } from './x509.js';
 
-export type Container = 'pem' | 'der' | 'pkcs7' | 'pkcs12' | 'pvk' | 'jks' | 'jceks' | 'openssh';
+export type { Container, FoundCert, FoundKey, KeyMaterial } from './keys-facts.js';
+export { describeCert, spkiSha256 } from './keys-facts.js';
 
-export interface FoundCert {
-  cert: Cert;
-  /** The EKU lists codeSigning. Strict on purpose: a no-EKU TLS certificate is not counted. */
-  codeSigning: boolean;
-  selfSigned: boolean;
-  /** Also a CA certificate (basicConstraints CA:TRUE): never a code signer's leaf. */
-  ca: boolean;
-  expired: boolean;
-  publicKeySha256: string;
-  /** Its private key is in the same container. */
-  keyInContainer: boolean;
-}
+type Pkcs = typeof import('./keys-pkcs.js');
 
-export interface FoundKey {
-  algorithm?: string;
-  encrypted: boolean;
-  publicKeySha256?: string;
-  /** Keystore alias or PKCS#12 friendlyName, when there is one. */
-  label?: string;
-}
-
-export interface KeyMaterial {
-  container: Container;
-  certs: FoundCert[];
-  keys: FoundKey[];
-  /** Parts that could not be read (the readable rest is kept). */
-  problems: string[];
+/** The ASN.1-heavy readers, imported on first need (see the module comment). */
+function loadPkcs(): Promise<Pkcs> {
+  return import('./keys-pkcs.js');
 }
 
 const MAX_PEM_BLOCKS = 512;
-const MAX_ENTRIES = 1024;
-/** PBKDF iteration counts above this are refused: a crafted file must not pin a core. */
-const MAX_PBE_ITERATIONS = 200_000;
-
-const OID_DATA = '1.2.840.113549.1.7.1';
-const OID_SIGNED_DATA = '1.2.840.113549.1.7.2';
-const OID_KEY_BAG = '1.2.840.113549.1.12.10.1.1';
-const OID_SHROUDED_KEY_BAG = '1.2.840.113549.1.12.10.1.2';
-const OID_CERT_BAG = '1.2.840.113549.1.12.10.1.3';
-
-function malformed(detail: string): AgentError {
-  return new AgentError('CW_CERT_MALFORMED', detail);
-}
-
-/** SHA-256 of a public key's SPKI DER (the fingerprint that pairs keys with certificates). */
-export function spkiSha256(key: KeyObject): string {
-  return createHash('sha256').update(key.export({ type: 'spki', format: 'der' })).digest('hex');
-}
-
-/** Facts about one certificate; `now` decides `expired`. */
-export function describeCert(cert: Cert, now: Date): FoundCert {
-  const x = cert.x509;
-  const eku = (x.keyUsage as string[] | undefined) ?? [];
-  let selfSigned = false;
-  try { selfSigned = x.checkIssued(x) && x.verify(x.publicKey); } catch { selfSigned = false; }
-  return {
-    cert,
-    codeSigning: eku.includes(OID_EKU_CODE_SIGNING),
-    selfSigned,
-    ca: x.ca,
-    expired: Date.parse(cert.identity.not_after) < now.getTime(),
-    publicKeySha256: spkiSha256(x.publicKey),
-    keyInContainer: false,
-  };
-}
 
 /** Which container the bytes look like, from the first bytes only (cheap: run on every file). */
 export function sniffContainer(head: Buffer): Container | null {
@@ -106,9 +50,9 @@ export function sniffContainer(head: Buffer): Container | null {
  * `problems` when parts are unreadable, and throws AgentError CW_CERT_MALFORMED when the bytes
  * claim a container (a PKCS#12 header, a keystore magic) whose structure is broken.
  */
-export function parseKeyMaterial(buf: Buffer, now: Date = new Date()): KeyMaterial | null {
+export async function parseKeyMaterial(buf: Buffer, now: Date = new Date()): Promise<KeyMaterial | null> {
   try {
-    return parseAny(buf, now);
+    return await parseAny(buf, now);
   } catch (err) {
     // asn1js and OpenSSL throw plain errors on hostile bytes (a bad GeneralizedTime, a key that
     // only fails when first used): one error type leaves this module.
@@ -117,14 +61,14 @@ export function parseKeyMaterial(buf: Buffer, now: Date = new Date()): KeyMateri
   }
 }
 
-function parseAny(buf: Buffer, now: Date): KeyMaterial | null {
+async function parseAny(buf: Buffer, now: Date): Promise<KeyMaterial | null> {
   const kind = sniffContainer(buf.subarray(0, 16)) ?? (buf.includes('-----BEGIN ') ? 'pem' : null);
   let out: KeyMaterial | null;
   switch (kind) {
     case 'jks': case 'jceks': out = parseJks(buf, kind, now); break;
     case 'pvk': out = parsePvk(buf); break;
-    case 'der': out = parseDer(buf, now); break;
-    case 'pem': out = parsePem(buf, now); break;
+    case 'der': out = await parseDer(buf, now); break;
+    case 'pem': out = await parsePem(buf, now); break;
     default: return null;
   }
   if (out) pairKeys(out);
@@ -172,13 +116,14 @@ export function pemBlocks(text: string): PemBlock[] {
   return out;
 }
 
-function parsePem(buf: Buffer, now: Date): KeyMaterial | null {
+async function parsePem(buf: Buffer, now: Date): Promise<KeyMaterial | null> {
   const blocks = pemBlocks(buf.toString('latin1'));
+  const pkcs = blocks.some((b) => b.type === 'PKCS7' || b.type === 'CMS') ? await loadPkcs() : null;
   const m: KeyMaterial = { container: 'pem', certs: [], keys: [], problems: [] };
   let known = 0;
   for (const b of blocks) {
     try {
-      if (pemBlock(b, m, now)) known++;
+      if (pemBlock(b, m, now, pkcs)) known++;
     } catch (err) {
       known++;
       m.problems.push(`${b.type}: ${(err as Error).message}`);
@@ -192,7 +137,7 @@ function parsePem(buf: Buffer, now: Date): KeyMaterial | null {
 }
 
 /** One PEM block into `m`; false when the type is none of ours (public keys, CSRs, params). */
-function pemBlock(b: PemBlock, m: KeyMaterial, now: Date): boolean {
+function pemBlock(b: PemBlock, m: KeyMaterial, now: Date, pkcs: Pkcs | null): boolean {
   switch (b.type) {
     case 'CERTIFICATE': case 'X509 CERTIFICATE': case 'TRUSTED CERTIFICATE': {
       const len = derLength(b.body);
@@ -200,7 +145,7 @@ function pemBlock(b: PemBlock, m: KeyMaterial, now: Date): boolean {
       return true;
     }
     case 'PKCS7': case 'CMS':
-      for (const c of pkcs7Certs(b.body)) m.certs.push(describeCert(c, now));
+      for (const c of pkcs!.pkcs7Certs(b.body)) m.certs.push(describeCert(c, now));
       return true;
     case 'PRIVATE KEY': m.keys.push(keyFacts(b.body, 'pkcs8')); return true;
     case 'RSA PRIVATE KEY': case 'EC PRIVATE KEY': case 'DSA PRIVATE KEY': {
@@ -215,29 +160,6 @@ function pemBlock(b: PemBlock, m: KeyMaterial, now: Date): boolean {
     case 'OPENSSH PRIVATE KEY': m.keys.push(opensshFacts(b.body)); return true;
     default: return false;
   }
-}
-
-/** Algorithm and public key fingerprint of an unencrypted DER private key. */
-function keyFacts(der: Buffer, type: 'pkcs8' | 'pkcs1' | 'sec1', dsa = false): FoundKey {
-  let key: KeyObject;
-  try {
-    // OpenSSL reads "DSA PRIVATE KEY" (traditional DSA) only through PEM, so re-wrap it.
-    key = dsa
-      ? createPrivateKey({ key: pemWrap('DSA PRIVATE KEY', der), format: 'pem' })
-      : createPrivateKey({ key: der, format: 'der', type });
-  } catch (err) {
-    // An encrypted PKCS#8 in a "PRIVATE KEY" block or a DER file: still a key, just locked.
-    if ((err as { code?: string }).code === 'ERR_MISSING_PASSPHRASE') return { encrypted: true };
-    throw malformed(`private key: ${(err as Error).message}`);
-  }
-  const out: FoundKey = { encrypted: false, publicKeySha256: spkiSha256(createPublicKey(key)) };
-  if (key.asymmetricKeyType) out.algorithm = key.asymmetricKeyType;
-  return out;
-}
-
-function pemWrap(type: string, der: Buffer): string {
-  const b64 = der.toString('base64').replace(/.{64}/g, '$&\n');
-  return `-----BEGIN ${type}-----\n${b64}\n-----END ${type}-----\n`;
 }
 
 /** openssh-key-v1: key type and cipher are in clear; nothing else is read. */
@@ -275,27 +197,21 @@ export function derLength(b: Uint8Array): number | null {
   return 2 + n + len;
 }
 
-function parseDer(buf: Buffer, now: Date): KeyMaterial | null {
+/**
+ * A whole-file DER container. Certificates and keys — nearly every DER file on a host — are
+ * told apart from the top-level layout with der.ts and read by node:crypto; PKCS#7, PKCS#12 and
+ * anything der.ts cannot walk (BER indefinite lengths, long tags) go to keys-pkcs.ts, whose
+ * full BER parse decides as before.
+ */
+async function parseDer(buf: Buffer, now: Date): Promise<KeyMaterial | null> {
   const total = derLength(buf);
   // A DER container fills its file (a trailing newline or padding is tolerated).
   if (total === null || total > buf.length || buf.length - total > 16) return null;
   const der = buf.subarray(0, total);
-  let top: ReturnType<typeof asn1js.fromBER>;
-  try { top = asn1js.fromBER(der); } catch { return null; /* not DER after all */ }
-  if (top.offset === -1 || !(top.result instanceof asn1js.Sequence)) return null;
-  const kids = top.result.valueBlock.value;
+  const shape = topLevelShape(der);
+  if (shape === 'other') return (await loadPkcs()).parseDerContainer(der, now);
   const m: KeyMaterial = { container: 'der', certs: [], keys: [], problems: [] };
-  const oid0 = kids[0] instanceof asn1js.ObjectIdentifier ? kids[0].valueBlock.toString() : null;
-  if (oid0 === OID_SIGNED_DATA) {
-    m.container = 'pkcs7';
-    for (const c of pkcs7Certs(der)) m.certs.push(describeCert(c, now));
-    return m;
-  }
-  if (kids[0] instanceof asn1js.Integer && kids[0].valueBlock.valueDec === 3 && kids[1] instanceof asn1js.Sequence) {
-    const inner = kids[1].valueBlock.value[0];
-    if (inner instanceof asn1js.ObjectIdentifier && inner.valueBlock.toString() === OID_DATA) return parsePkcs12(der, now);
-  }
-  if (kids.length === 3 && kids[0] instanceof asn1js.Sequence && kids[2] instanceof asn1js.BitString) {
+  if (shape === 'cert') {
     try { m.certs.push(describeCert(parseCert(der), now)); return m; } catch { return null; }
   }
   const key = derKey(der);
@@ -303,206 +219,33 @@ function parseDer(buf: Buffer, now: Date): KeyMaterial | null {
   return null;
 }
 
-/** A DER private key in any of the three encodings, or null when it is none of them. */
-function derKey(der: Buffer): FoundKey | null {
-  for (const type of ['pkcs8', 'pkcs1', 'sec1'] as const) {
-    try { return keyFacts(der, type); } catch { /* next encoding */ }
-  }
-  return null;
-}
-
-/** Certificates of a CMS SignedData (a .p7b, an .spc, a PEM "PKCS7" block). */
-export function pkcs7Certs(der: Uint8Array): Cert[] {
-  const top = asn1js.fromBER(der);
-  if (top.offset === -1) throw malformed('PKCS#7 is not DER');
-  let signed: pkijs.SignedData;
-  try {
-    const ci = new pkijs.ContentInfo({ schema: top.result });
-    if (ci.contentType !== OID_SIGNED_DATA) throw malformed(`PKCS#7 content type ${ci.contentType}`);
-    signed = new pkijs.SignedData({ schema: ci.content });
-  } catch (err) {
-    throw err instanceof AgentError ? err : malformed(`PKCS#7: ${(err as Error).message}`);
-  }
-  const out: Cert[] = [];
-  for (const c of signed.certificates ?? []) {
-    if (c instanceof pkijs.Certificate) out.push(parseCert(new Uint8Array(c.toSchema().toBER())));
-  }
-  return out;
-}
-
-// ---------------------------------------------------------------- PKCS#12
-
-function parsePkcs12(der: Buffer, now: Date): KeyMaterial {
-  const m: KeyMaterial = { container: 'pkcs12', certs: [], keys: [], problems: [] };
-  const view = pkcs12Structure(der);
-  if (view.maxIterations > MAX_PBE_ITERATIONS) {
-    m.problems.push(`PBE iteration count ${view.maxIterations} refused`);
-  } else if (view.emptyPassword && openPkcs12(der, m, now)) {
-    return m;
-  }
-  // Password-protected (or refused): what the unencrypted layer shows is still worth reporting.
-  for (const c of view.certs) {
-    try { m.certs.push(describeCert(parseCert(c), now)); } catch (err) { m.problems.push((err as Error).message); }
-  }
-  for (let i = 0; i < view.shroudedKeys; i++) m.keys.push({ encrypted: true });
-  for (const k of view.plainKeys) m.keys.push(derKey(Buffer.from(k)) ?? { encrypted: false });
-  return m;
-}
-
-/** What a PKCS#12 shows without its password: bag types in unencrypted SafeContents. */
-interface P12View {
-  shroudedKeys: number; plainKeys: Uint8Array[]; certs: Uint8Array[]; encryptedParts: number; maxIterations: number;
-  /** The MAC verifies with the empty password (true when there is no MAC). */
-  emptyPassword: boolean;
-}
-
-function pkcs12Structure(der: Buffer): P12View {
-  const v: P12View = { shroudedKeys: 0, plainKeys: [], certs: [], encryptedParts: 0, maxIterations: 0, emptyPassword: false };
-  let pfx: pkijs.PFX;
-  try { pfx = pkijs.PFX.fromBER(der); } catch (err) { throw malformed(`PKCS#12: ${(err as Error).message}`); }
-  const iter = pfx.macData?.iterations ?? 1;
-  v.maxIterations = iter;
-  const authSafe = octets(pfx.authSafe.content);
-  if (!authSafe) throw malformed('PKCS#12 authSafe is not data');
-  v.emptyPassword = iter <= MAX_PBE_ITERATIONS && macWithEmptyPassword(pfx, authSafe);
-  const seq = asn1js.fromBER(authSafe);
-  if (seq.offset === -1 || !(seq.result instanceof asn1js.Sequence)) throw malformed('PKCS#12 AuthenticatedSafe');
-  for (const part of seq.result.valueBlock.value.slice(0, MAX_ENTRIES)) {
-    let ci: pkijs.ContentInfo;
-    try { ci = new pkijs.ContentInfo({ schema: part }); } catch { throw malformed('PKCS#12 ContentInfo'); }
-    if (ci.contentType !== OID_DATA) {
-      v.encryptedParts++;
-      v.maxIterations = Math.max(v.maxIterations, iterationsIn(ci.content));
-      continue;
-    }
-    const body = octets(ci.content);
-    if (body) safeBags(body, v);
-  }
-  return v;
-}
-
-function safeBags(body: Uint8Array, v: P12View): void {
-  const sc = asn1js.fromBER(body);
-  if (sc.offset === -1 || !(sc.result instanceof asn1js.Sequence)) throw malformed('PKCS#12 SafeContents');
-  for (const bag of sc.result.valueBlock.value.slice(0, MAX_ENTRIES)) {
-    const parts = bag instanceof asn1js.Sequence ? bag.valueBlock.value : [];
-    const oid = parts[0] instanceof asn1js.ObjectIdentifier ? parts[0].valueBlock.toString() : '';
-    const value = (parts[1] as asn1js.Constructed | undefined)?.valueBlock?.value?.[0];
-    if (oid === OID_SHROUDED_KEY_BAG) {
-      v.shroudedKeys++;
-      if (value) v.maxIterations = Math.max(v.maxIterations, iterationsIn(value));
-    } else if (oid === OID_KEY_BAG && value) {
-      v.plainKeys.push(new Uint8Array(value.toBER()));
-    } else if (oid === OID_CERT_BAG && value instanceof asn1js.Sequence) {
-      const certValue = (value.valueBlock.value[1] as asn1js.Constructed | undefined)?.valueBlock?.value?.[0];
-      const raw = certValue ? octets(certValue) : null;
-      if (raw) v.certs.push(raw);
-    }
-  }
-}
-
-const MAC_HASHES: Record<string, { name: string; block: number }> = {
-  '1.3.14.3.2.26': { name: 'sha1', block: 64 }, '2.16.840.1.101.3.4.2.1': { name: 'sha256', block: 64 },
-  '2.16.840.1.101.3.4.2.2': { name: 'sha384', block: 128 }, '2.16.840.1.101.3.4.2.3': { name: 'sha512', block: 128 },
-};
-
 /**
- * Checks the PKCS#12 MAC with the empty password natively before node-forge runs: forge's
- * pure-JS key derivation costs ~60 ms at 2,048 iterations, so a password-protected (or
- * crafted) file is turned away here in a few milliseconds.
+ * What the top-level SEQUENCE's children say: 'cert' (tbsCertificate, algorithm, BIT STRING) or
+ * 'key' (a version INTEGER other than PKCS#12's 3 first); 'other' for everything the full
+ * parser must decide, including input der.ts refuses.
  */
-function macWithEmptyPassword(pfx: pkijs.PFX, authSafe: Uint8Array): boolean {
-  const mac = pfx.macData;
-  if (!mac) return true;
-  const h = MAC_HASHES[mac.mac.digestAlgorithm.algorithmId];
-  if (!h) return true; // unknown MAC: let forge decide
-  const want = Buffer.from(mac.mac.digest.valueBlock.valueHexView);
-  const size = createHash(h.name).digest().length;
-  const key = pkcs12Kdf(h, Buffer.from([0, 0]), Buffer.from(mac.macSalt.valueBlock.valueHexView), mac.iterations ?? 1, size);
-  const got = createHmac(h.name, key).update(authSafe).digest();
-  return got.length === want.length && timingSafeEqual(got, want);
-}
-
-/** RFC 7292 appendix B.2 key derivation, ID 3 (MAC key). `password` is BMPString with its NUL. */
-function pkcs12Kdf(h: { name: string; block: number }, password: Buffer, salt: Buffer, iterations: number, n: number): Buffer {
-  const v = h.block;
-  const fill = (b: Buffer): Buffer => (b.length === 0 ? b : Buffer.alloc(v * Math.ceil(b.length / v), b));
-  const I = Buffer.concat([fill(salt), fill(password)]);
-  const D = Buffer.alloc(v, 3);
-  const out: Buffer[] = [];
-  for (let got = 0; got < n;) {
-    let A = createHash(h.name).update(D).update(I).digest();
-    for (let i = 1; i < iterations; i++) A = createHash(h.name).update(A).digest();
-    out.push(A);
-    got += A.length;
-    const B = Buffer.alloc(v, A);
-    for (let j = 0; j < I.length; j += v) {
-      let carry = 1; // I_j = (I_j + B + 1) mod 2^(8v)
-      for (let k = v - 1; k >= 0; k--) {
-        const x = I[j + k]! + B[k]! + carry;
-        I[j + k] = x & 0xff;
-        carry = x >> 8;
-      }
-    }
-  }
-  return Buffer.concat(out).subarray(0, n);
-}
-
-/** The value of an OCTET STRING (primitive or constructed), or null. */
-function octets(block: unknown): Uint8Array | null {
-  if (!(block instanceof asn1js.OctetString)) return null;
-  if (!block.idBlock.isConstructed) return block.valueBlock.valueHexView;
-  return new Uint8Array(block.getValue());
-}
-
-/** Largest INTEGER that follows an OCTET STRING salt anywhere in `block` (PBKDF2 and PKCS#12 PBE params). */
-function iterationsIn(block: asn1js.AsnType, depth = 0): number {
-  const kids = (block as asn1js.Constructed).valueBlock?.value;
-  if (!Array.isArray(kids) || depth > 8) return 0;
-  let max = 0;
-  kids.forEach((k, i) => {
-    const prev = kids[i - 1];
-    if (k instanceof asn1js.Integer && prev instanceof asn1js.OctetString) {
-      max = Math.max(max, k.valueBlock.valueHexView.length > 6 ? Number.MAX_SAFE_INTEGER : k.valueBlock.valueDec);
-    }
-    max = Math.max(max, iterationsIn(k, depth + 1));
-  });
-  return max;
-}
-
-/** Open with the empty password (node-forge). False when the password is not empty. */
-function openPkcs12(der: Buffer, m: KeyMaterial, now: Date): boolean {
-  let p12: forge.pkcs12.Pkcs12Pfx;
+function topLevelShape(der: Buffer): 'cert' | 'key' | 'other' {
+  let k: Tlv[];
   try {
-    const asn1 = forge.asn1.fromDer(forge.util.createBuffer(der.toString('binary')));
-    p12 = forge.pkcs12.pkcs12FromAsn1(asn1, false, '');
+    const top = parseDerTlv(der);
+    if (top.tag !== T.SEQUENCE) return 'other';
+    k = kids(top);
   } catch {
-    return false;
+    return 'other';
   }
-  for (const sc of p12.safeContents) {
-    for (const bag of sc.safeBags) {
-      const label = bag.attributes?.friendlyName?.[0] as string | undefined;
-      try { forgeBag(bag, m, now, label); } catch (err) { m.problems.push((err as Error).message); }
-    }
-  }
-  return true;
+  const [k0, , k2] = k;
+  if (k.length === 3 && k0?.tag === T.SEQUENCE && (k2?.tag === BIT_STRING || k2?.tag === BIT_STRING_CONSTRUCTED)) return 'cert';
+  if (k0?.tag === T.INTEGER && !isThree(value(k0))) return 'key';
+  return 'other';
 }
 
-function forgeBag(bag: forge.pkcs12.Bag, m: KeyMaterial, now: Date, label?: string): void {
-  const toDer = (a: forge.asn1.Asn1): Buffer => Buffer.from(forge.asn1.toDer(a).getBytes(), 'binary');
-  const raw = bag as forge.pkcs12.Bag & { asn1?: forge.asn1.Asn1 };
-  if (bag.type === forge.pki.oids.certBag) {
-    // forge keeps the ASN.1 of certificates it cannot read (EC): node:crypto reads both.
-    const der = bag.cert ? toDer(forge.pki.certificateToAsn1(bag.cert)) : raw.asn1 ? toDer(raw.asn1) : null;
-    if (der) m.certs.push(describeCert(parseCert(der), now));
-  } else if (bag.type === forge.pki.oids.keyBag || bag.type === forge.pki.oids.pkcs8ShroudedKeyBag) {
-    const der = bag.key
-      ? toDer(forge.pki.wrapRsaPrivateKey(forge.pki.privateKeyToAsn1(bag.key as forge.pki.rsa.PrivateKey)))
-      : raw.asn1 ? toDer(raw.asn1) : null;
-    const facts = der ? keyFacts(der, 'pkcs8') : { encrypted: true };
-    if (label) facts.label = label.slice(0, 256);
-    m.keys.push(facts);
-  }
+const BIT_STRING = 0x03;
+const BIT_STRING_CONSTRUCTED = 0x23;
+
+function isThree(v: Uint8Array): boolean {
+  let i = 0;
+  while (i < v.length - 1 && v[i] === 0) i++;
+  return v.length - i === 1 && v[i] === 3;
 }
 
 // ---------------------------------------------------------------- PVK

@@ -14,14 +14,18 @@
  * this buffer), the timestamp authority's own signature, and chain trust unless the caller
  * passes trusted roots (Apple's roots are not bundled).
  *
- * Pure: bytes in, facts out. Hostile input is assumed: every offset is bounds-checked and bad
- * structures end as verdict 'malformed' (AgentError CW_MACHO_MALFORMED inside), never a throw.
+ * Pure: bytes in, facts out, through a ByteReader (bytes.ts): the load commands and the code
+ * signature are read at their offsets and the code pages streamed through their hashes in
+ * bounded chunks, so a universal binary of hundreds of MB costs about one chunk here. Hostile
+ * input is assumed: every offset is bounds-checked and bad structures end as verdict
+ * 'malformed' (AgentError CW_MACHO_MALFORMED inside), never a throw.
  */
 import { createHash, verify as cryptoVerify, constants as cryptoConstants } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import type { SignatureInfo, Verdict } from '@chainwatch/shared';
 import { AgentError } from '../errors.js';
+import { bufferBytes, DIGEST_CHUNK, type ByteReader } from './bytes.js';
 import { allowsCodeSigning, parseCert, type Cert } from './x509.js';
 
 const MH_MAGIC = 0xfeedface, MH_MAGIC_64 = 0xfeedfacf, MH_CIGAM = 0xcefaedfe, MH_CIGAM_64 = 0xcffaedfe;
@@ -40,6 +44,11 @@ export const CS_LINKER_SIGNED = 0x20000;
 const MAX_FAT_ARCHS = 32;
 const MAX_LOAD_COMMANDS = 4096;
 const MAX_BLOBS = 64;
+/**
+ * Largest code signature read: page hashes of a 1 GB binary take ~8 MB per CodeDirectory; a
+ * bigger one is a crafted file that must not cost its size.
+ */
+export const MAX_SIGNATURE_BYTES = 64 * 1024 * 1024;
 
 const OID_SIGNED_DATA = '1.2.840.113549.1.7.2';
 const OID_MESSAGE_DIGEST = '1.2.840.113549.1.9.4';
@@ -125,14 +134,15 @@ export function isMachO(buf: Buffer): boolean {
  * 'unsigned' means to an indicator; their page hashes are still checked, so a binary patched
  * after linking shows 'digest_mismatch' rather than passing as merely unsigned.
  */
-export function inspectMachO(buf: Buffer, opts: MachOOptions = {}): MachOInspection {
+export function inspectMachO(input: Buffer | ByteReader, opts: MachOOptions = {}): MachOInspection {
+  const src = Buffer.isBuffer(input) ? bufferBytes(input) : input;
   let ranges: Array<{ offset: number; size: number }>;
   try {
-    ranges = sliceRanges(buf);
+    ranges = sliceRanges(src);
   } catch (err) {
     return { verdict: 'malformed', reason: reasonOf(err), signatures: [], slices: [] };
   }
-  const slices = ranges.map((r) => inspectSlice(buf, r.offset, r.size, opts));
+  const slices = ranges.map((r) => inspectSlice(src, r.offset, r.size, opts));
   return summarize(slices);
 }
 
@@ -141,19 +151,21 @@ function reasonOf(err: unknown): string {
 }
 
 /** Thin file: one slice; fat: every fat_arch, bounds-checked against the file. */
-function sliceRanges(buf: Buffer): Array<{ offset: number; size: number }> {
-  if (!isMachO(buf)) throw malformed('not a Mach-O file');
-  const magic = buf.readUInt32BE(0);
-  if (magic !== FAT_MAGIC && magic !== FAT_MAGIC_64) return [{ offset: 0, size: buf.length }];
-  const n = buf.readUInt32BE(4);
+function sliceRanges(src: ByteReader): Array<{ offset: number; size: number }> {
+  const head = src.read(0, Math.min(src.size, 8));
+  if (!isMachO(head)) throw malformed('not a Mach-O file');
+  const magic = head.readUInt32BE(0);
+  if (magic !== FAT_MAGIC && magic !== FAT_MAGIC_64) return [{ offset: 0, size: src.size }];
+  const n = head.readUInt32BE(4);
   const wide = magic === FAT_MAGIC_64, entry = wide ? 32 : 20;
-  if (8 + n * entry > buf.length) throw malformed('fat header truncated');
+  if (8 + n * entry > src.size) throw malformed('fat header truncated');
+  const table = src.read(8, n * entry);
   const out: Array<{ offset: number; size: number }> = [];
   for (let i = 0; i < n; i++) {
-    const p = 8 + i * entry;
-    const offset = wide ? Number(buf.readBigUInt64BE(p + 8)) : buf.readUInt32BE(p + 8);
-    const size = wide ? Number(buf.readBigUInt64BE(p + 16)) : buf.readUInt32BE(p + 12);
-    if (offset < 8 + n * entry || offset + size > buf.length || size === 0) throw malformed(`fat slice ${i} outside the file`);
+    const p = i * entry;
+    const offset = wide ? Number(table.readBigUInt64BE(p + 8)) : table.readUInt32BE(p + 8);
+    const size = wide ? Number(table.readBigUInt64BE(p + 16)) : table.readUInt32BE(p + 12);
+    if (offset < 8 + n * entry || offset + size > src.size || size === 0) throw malformed(`fat slice ${i} outside the file`);
     out.push({ offset, size });
   }
   return out;
@@ -185,11 +197,14 @@ function summarize(slices: SliceInfo[]): MachOInspection {
 
 // ---------------------------------------------------------------- one slice
 
-/** Byte-order-aware view of one slice. */
+/**
+ * Byte-order-aware view of the start of one slice (its header and load commands, `b`), which
+ * is `size` bytes long in all.
+ */
 class Slice {
   readonly le: boolean;
   readonly bits: 32 | 64;
-  constructor(readonly b: Buffer) {
+  constructor(readonly b: Buffer, readonly size: number) {
     const m = b.readUInt32LE(0);
     this.le = m === MH_MAGIC || m === MH_MAGIC_64;
     this.bits = m === MH_MAGIC_64 || m === MH_CIGAM_64 ? 64 : 32;
@@ -200,19 +215,19 @@ class Slice {
   }
 }
 
-function inspectSlice(buf: Buffer, offset: number, size: number, opts: MachOOptions): SliceInfo {
-  const b = buf.subarray(offset, offset + size);
+function inspectSlice(src: ByteReader, offset: number, size: number, opts: MachOOptions): SliceInfo {
   const info: SliceInfo = { arch: 'unknown', offset, size, bits: 64, bigEndian: false, verdict: 'malformed', reason: '', adhoc: false, codeDirectories: [], signatures: [] };
   try {
-    if (b.length < 28) throw malformed('Mach-O header truncated');
-    const s = new Slice(b);
+    if (size < 28) throw malformed('Mach-O header truncated');
+    const b = src.read(offset, Math.min(size, 32));
+    const s = new Slice(b, size);
     if (![MH_MAGIC, MH_MAGIC_64].includes(s.le ? b.readUInt32LE(0) : b.readUInt32BE(0))) throw malformed('slice is not a thin Mach-O');
     info.bits = s.bits;
     info.bigEndian = !s.le;
     info.arch = CPU_NAMES[s.u32(4)] ?? `cpu ${s.u32(4)}`;
-    const cs = findCodeSignature(s);
+    const cs = findCodeSignature(src, offset, s);
     if (!cs) return { ...info, verdict: 'unsigned', reason: 'no LC_CODE_SIGNATURE' };
-    Object.assign(info, checkSignature(b, cs, opts));
+    Object.assign(info, checkSignature(src, offset, size, cs, opts));
   } catch (err) {
     info.verdict = 'malformed';
     info.reason = reasonOf(err);
@@ -220,12 +235,16 @@ function inspectSlice(buf: Buffer, offset: number, size: number, opts: MachOOpti
   return info;
 }
 
-/** LC_CODE_SIGNATURE's (dataoff, datasize), or null; every load command is bounds-checked. */
-function findCodeSignature(s: Slice): { off: number; size: number } | null {
-  const header = s.bits === 64 ? 32 : 28;
-  const ncmds = s.u32(16), sizeofcmds = s.u32(20);
-  if (header + sizeofcmds > s.b.length) throw malformed('load commands run past the slice');
+/**
+ * LC_CODE_SIGNATURE's (dataoff, datasize), or null; every load command is bounds-checked. Reads
+ * the load commands (and the 8 bytes after them, which a lying ncmds makes the loop look at).
+ */
+function findCodeSignature(src: ByteReader, offset: number, head: Slice): { off: number; size: number } | null {
+  const header = head.bits === 64 ? 32 : 28;
+  const ncmds = head.u32(16), sizeofcmds = head.u32(20);
+  if (header + sizeofcmds > head.size) throw malformed('load commands run past the slice');
   if (ncmds > MAX_LOAD_COMMANDS || ncmds * 8 > sizeofcmds) throw malformed(`${ncmds} load commands in ${sizeofcmds} bytes`);
+  const s = new Slice(src.read(offset, Math.min(head.size, header + sizeofcmds + 8)), head.size);
   let p = header, found: { off: number; size: number } | null = null;
   for (let i = 0; i < ncmds; i++) {
     const cmd = s.u32(p), cmdsize = s.u32(p + 4);
@@ -234,7 +253,7 @@ function findCodeSignature(s: Slice): { off: number; size: number } | null {
       if (found) throw malformed('two LC_CODE_SIGNATURE commands');
       if (cmdsize < 16) throw malformed('LC_CODE_SIGNATURE too small');
       found = { off: s.u32(p + 8), size: s.u32(p + 12) };
-      if (found.off + found.size > s.b.length || found.size < 12) throw malformed('code signature lies outside the slice');
+      if (found.off + found.size > s.size || found.size < 12) throw malformed('code signature lies outside the slice');
     }
     p += cmdsize;
   }
@@ -260,14 +279,15 @@ function superBlob(sig: Buffer): Blob[] {
   return blobs;
 }
 
-function checkSignature(b: Buffer, cs: { off: number; size: number }, opts: MachOOptions): Partial<SliceInfo> {
-  const blobs = superBlob(b.subarray(cs.off, cs.off + cs.size));
+function checkSignature(src: ByteReader, offset: number, size: number, cs: { off: number; size: number }, opts: MachOOptions): Partial<SliceInfo> {
+  if (cs.size > MAX_SIGNATURE_BYTES) throw malformed(`code signature of ${cs.size} bytes exceeds ${MAX_SIGNATURE_BYTES}`);
+  const blobs = superBlob(src.read(offset + cs.off, cs.size));
   const cdBlobs = blobs.filter((x) => x.type === CSSLOT_CODEDIRECTORY || (x.type >= CSSLOT_ALTERNATE_FIRST && x.type <= CSSLOT_ALTERNATE_LAST));
   if (cdBlobs.length === 0) throw malformed('no CodeDirectory');
-  const cds = cdBlobs.map((x) => parseCodeDirectory(x, b.length));
+  const cds = cdBlobs.map((x) => parseCodeDirectory(x, size));
   const out: Partial<SliceInfo> = { codeDirectories: cds.map((c) => c.info), signatures: [] };
   for (const cd of cds) {
-    const bad = checkPages(b, cd) ?? checkSpecialSlots(blobs, cd);
+    const bad = checkPages(src, offset, cd) ?? checkSpecialSlots(blobs, cd);
     if (bad) return { ...out, verdict: 'digest_mismatch', reason: bad };
   }
   const primary = cds.find((c) => c.info.slot === CSSLOT_CODEDIRECTORY) ?? cds[0]!;
@@ -317,14 +337,29 @@ function cString(b: Buffer, off: number): string {
   return b.toString('utf8', off, Math.min(end, off + 512));
 }
 
-/** First page whose hash differs, in words; null when every page matches. */
-function checkPages(b: Buffer, cd: ParsedCd): string | null {
-  for (let i = 0; i * cd.page < cd.codeLimit; i++) {
-    const page = b.subarray(i * cd.page, Math.min((i + 1) * cd.page, cd.codeLimit));
-    const want = cd.bytes.subarray(cd.hashOffset + i * cd.hash.size, cd.hashOffset + (i + 1) * cd.hash.size);
-    if (!createHash(cd.hash.name).update(page).digest().subarray(0, cd.hash.size).equals(want)) {
-      return `code page ${i} does not match its ${cd.info.hashType} hash in CodeDirectory slot ${cd.info.slot}`;
+/**
+ * First page whose hash differs, in words; null when every page matches. The code is read in
+ * chunks of at most DIGEST_CHUNK, each page's hash fed across chunk boundaries (a page may be
+ * as large as the whole code when pageShift is 0).
+ */
+function checkPages(src: ByteReader, offset: number, cd: ParsedCd): string | null {
+  let page = 0, pageEnd = Math.min(cd.page, cd.codeLimit), h = createHash(cd.hash.name);
+  for (let pos = 0; pos < cd.codeLimit;) {
+    const data = src.read(offset + pos, Math.min(DIGEST_CHUNK, cd.codeLimit - pos));
+    for (let at = 0; at < data.length;) {
+      const take = Math.min(data.length - at, pageEnd - (pos + at));
+      h.update(data.subarray(at, at + take));
+      at += take;
+      if (pos + at < pageEnd) continue;
+      const want = cd.bytes.subarray(cd.hashOffset + page * cd.hash.size, cd.hashOffset + (page + 1) * cd.hash.size);
+      if (!h.digest().subarray(0, cd.hash.size).equals(want)) {
+        return `code page ${page} does not match its ${cd.info.hashType} hash in CodeDirectory slot ${cd.info.slot}`;
+      }
+      page++;
+      pageEnd = Math.min(pageEnd + cd.page, cd.codeLimit);
+      h = createHash(cd.hash.name);
     }
+    pos += data.length;
   }
   return null;
 }

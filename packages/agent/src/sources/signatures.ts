@@ -42,16 +42,25 @@ async function catalogFiles(ctx: ScanContext): Promise<string[]> {
   return out;
 }
 
-async function loadCatalogs(ctx: ScanContext, store: TrustStore): Promise<{ index: CatalogIndex; errors: ReturnType<typeof errorItem>[] }> {
-  const cats: Array<{ path: string; der: Uint8Array }> = [];
-  for (const p of await catalogFiles(ctx)) {
+/**
+ * Index the catalogs one at a time as they are read: a Windows volume holds thousands of them
+ * (hundreds of MB together), and only their member digests (compactly, catalog-index.ts) and
+ * signer verdicts are kept.
+ */
+async function loadCatalogs(ctx: ScanContext, store: TrustStore): Promise<{ index?: CatalogIndex; errors: ReturnType<typeof errorItem>[] }> {
+  const errors: ReturnType<typeof errorItem>[] = [];
+  const paths = await catalogFiles(ctx);
+  if (paths.length === 0) return { errors };
+  const { addCatalog, CatalogIndex } = await import('../signing/catalog.js');
+  const index = new CatalogIndex();
+  const judge = { store, now: new Date() };
+  for (const p of paths) {
     if (ctx.signal.aborted) break;
     const der = await safeReadFile(ctx, p, MAX_CATALOG_BYTES).catch(() => null);
-    if (der) cats.push({ path: p, der });
+    const err = der ? addCatalog(index, der, p, judge) : null;
+    if (err) errors.push(errorItem(ID, err.code, err.message));
   }
-  const { buildCatalogIndex } = await import('../signing/catalog.js');
-  const { index, errors } = buildCatalogIndex(cats, { store, now: new Date() });
-  return { index, errors: errors.map((e) => errorItem(ID, e.code, e.message)) };
+  return { index, errors };
 }
 
 export const signatures: Source = {

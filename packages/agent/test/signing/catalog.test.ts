@@ -1,14 +1,19 @@
 // Spec: packages/shared/src/inventory/signature.ts
 // A Windows security catalog built in the test: the CTL (makecat's layout) with asn1js, signed
-// with `openssl cms` by the test signer. An unsigned PE listed in it is origin 'catalog'.
+// with `openssl cms` by the test signer. An unsigned PE listed in it is origin 'catalog', both
+// through the verifier and through the signatures source reading an offline CatRoot.
 import t from 'tap';
 import * as asn1js from 'asn1js';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { SignatureItem } from '@chainwatch/shared';
 import { buildCatalogIndex } from '../../src/signing/catalog.js';
 import { loadTrustStore } from '../../src/signing/trust.js';
 import { verifyFile } from '../../src/signing/verify.js';
+import { signatures } from '../../src/sources/signatures.js';
+import { collectAll, testContext } from '../helpers/context.js';
 import { peFixtures } from '../helpers/pe-fixtures.js';
 import { haveTool } from '../helpers/signed-corpus.js';
 
@@ -61,9 +66,39 @@ t.test('catalog-signed PE', { skip }, async (t) => {
   const at = tamperedCat.indexOf(Buffer.from(before.authenticode_sha256!, 'hex'));
   tamperedCat[at] ^= 1; // member digest no longer matches the catalog's messageDigest
   const bad = buildCatalogIndex([{ path: 'bad.cat', der: tamperedCat }], { store, now: new Date() });
-  const entry = [...bad.index.values()][0]!;
-  t.equal(entry.judged.verdict, 'bad_signature', 'an edited catalog does not vouch for anything');
+  const edited = Buffer.from(before.authenticode_sha256!, 'hex');
+  edited[0] ^= 1;
+  t.equal(bad.index.get(edited.toString('hex'))?.judged.verdict, 'bad_signature', 'an edited catalog does not vouch for anything');
+  t.equal(bad.index.get(before.authenticode_sha256!), undefined, 'and no longer lists the original digest');
 
   const junk = buildCatalogIndex([{ path: 'junk.cat', der: Buffer.from('not a catalog') }], { store, now: new Date() });
   t.equal(junk.errors.length, 1, 'junk catalog is an error, not a throw');
+});
+
+t.test('signatures source: catalogs indexed from CatRoot one by one, members verified', { skip }, async (t) => {
+  const fx = peFixtures();
+  const root = mkdtempSync(join(tmpdir(), 'cw-catroot-'));
+  const catDir = join(root, 'Windows/System32/CatRoot/{F750E6C3-38EE-11D1-85E5-00C04FC295EE}');
+  mkdirSync(catDir, { recursive: true });
+  const unsigned = await verifyFile(fx.unsigned, { systemTrust: false });
+  const ctlPath = join(fx.dir, 'ctl-source.der');
+  writeFileSync(ctlPath, ctl([unsigned.authenticode_sha256!]));
+  execFileSync('openssl', ['cms', '-sign', '-binary', '-nodetach', '-nosmimecap', '-md', 'sha256', '-econtent_type', '1.3.6.1.4.1.311.10.1',
+    '-in', ctlPath, '-signer', join(fx.dir, 'rsa-signer.pem'), '-inkey', join(fx.dir, 'rsa-signer.key'), '-outform', 'DER', '-out', join(catDir, 'app.cat')]);
+  writeFileSync(join(catDir, 'junk.cat'), 'not a catalog');
+  copyFileSync(fx.unsigned, join(root, 'Windows/System32/app.exe'));
+  copyFileSync(fx.signed['sha256']!, join(root, 'Windows/System32/signed.exe'));
+  const ctx = testContext(root, { options: { trustFiles: [fx.ca] } });
+  ctx.signable.set('/Windows/System32/app.exe', 'pe');
+  ctx.signable.set('/Windows/System32/signed.exe', 'pe');
+  const items = await collectAll(signatures, ctx);
+  const byPath = new Map(items.map((i) => ['path' in i ? String(i.path) : i.key, i]));
+  const app = byPath.get('/Windows/System32/app.exe') as SignatureItem;
+  t.equal(app.verdict, 'valid', app.reason);
+  t.equal(app.signatures[0]?.origin, 'catalog');
+  t.equal(app.signatures[0]?.catalog, '/Windows/System32/CatRoot/{F750E6C3-38EE-11D1-85E5-00C04FC295EE}/app.cat', 'named as on the scanned system');
+  t.equal((byPath.get('/Windows/System32/signed.exe') as SignatureItem).verdict, 'valid', 'embedded signature still judged');
+  const errors = items.filter((i) => i.kind === 'error');
+  t.equal(errors.length, 1, 'the junk catalog is one error item');
+  t.match(errors[0], { code: 'CW_PKCS7_MALFORMED' });
 });

@@ -10,11 +10,13 @@
  * Big-endian (ppc) files are built from scratch, their page hashes by `openssl dgst`.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { inspectMachO, isMachO, CS_ADHOC, CS_LINKER_SIGNED } from '../../src/signing/macho.js';
+import { verifyBuffer, verifyFile } from '../../src/signing/verify.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'cw-macho-'));
 const run = (cmd: string, args: string[], input?: Buffer): Buffer => execFileSync(cmd, args, { cwd: dir, input, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -269,4 +271,40 @@ t.test('fuzz: mutated Mach-O never throws and stays fast', async (t) => {
   // The mutations reach every decision: structure, page hashes and the CMS checks.
   for (const v of ['malformed', 'digest_mismatch', 'bad_signature', 'unsigned', 'valid']) t.ok((verdicts.get(v) ?? 0) > 0, `some inputs end as ${v}`);
   t.ok(worst < 100, `slowest input took ${worst.toFixed(1)} ms of CPU`);
+});
+
+t.test('files are read at offsets and streamed: same verdicts as in memory, bounded buffers', async (t) => {
+  // 3 MB of initialised data: code pages span several read chunks.
+  writeFileSync(f('big.c'), 'int start(void) { return 42; }\nconst char big[3000000] = "x";\n');
+  run('clang-19', ['-target', 'arm64-apple-macos11', '-c', 'big.c', '-o', 'big.o']);
+  run('ld64.lld-19', ['-arch', 'arm64', '-platform_version', 'macos', '11.0', '11.0', '-e', '_start', '-o', 'big', 'big.o']);
+  const big = readFileSync(f('big'));
+  t.ok(big.length > 2 * 1024 * 1024, `big fixture is ${big.length} bytes`);
+  const patched = Buffer.from(big);
+  patched[big.length - 200_000] ^= 1; // a code page well past the first read chunk
+  const cases: Record<string, Buffer> = { arm64, x86, a32, unsigned, fat, fat64, cms: cmsSigned(), big, patched, cut: big.subarray(0, big.length - 5000) };
+  for (const [name, buf] of Object.entries(cases)) {
+    const file = f(`stream-${name}`);
+    writeFileSync(file, buf);
+    const fromFile = await verifyFile(file, { systemTrust: false });
+    const inMemory = await verifyBuffer(buf, file, { systemTrust: false });
+    t.same(fromFile, inMemory, `${name}: file and buffer give the same item (${fromFile.verdict})`);
+    t.equal(fromFile.sha256, createHash('sha256').update(buf).digest('hex'), `${name}: file hash`);
+  }
+  t.equal((await verifyFile(f('stream-big'), { systemTrust: false })).reason, 'ad-hoc signature (no signer)');
+  const bad = await verifyFile(f('stream-patched'), { systemTrust: false });
+  t.equal(bad.verdict, 'digest_mismatch');
+  t.match(bad.reason, /code page \d+ does not match/);
+  t.equal((await verifyFile(f('stream-cut'), { systemTrust: false })).verdict, 'malformed');
+  // A 64 MiB sparse tail after the slice: the fat file is read at offsets, not whole.
+  const sparse = f('stream-sparse');
+  writeFileSync(sparse, fat);
+  truncateSync(sparse, fat.length + 64 * 1024 * 1024);
+  let peak = 0;
+  const before = process.memoryUsage().arrayBuffers;
+  const timer = setInterval(() => { peak = Math.max(peak, process.memoryUsage().arrayBuffers - before); }, 1);
+  const r = await verifyFile(sparse, { systemTrust: false });
+  clearInterval(timer);
+  t.equal(r.verdict, inspectMachO(fat).verdict);
+  t.ok(peak < 16 * 1024 * 1024, `buffers grew by ${(peak / 1048576).toFixed(1)} MiB for a 64 MiB file`);
 });

@@ -8,6 +8,7 @@
  * symlinks out of the root, an oversize PEM and broken files. The findings must be exactly
  * the expected ones, and every item must validate against the shared schema.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, copyFileSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -145,4 +146,43 @@ t.test("'/' as a root skips /proc; approved globs; abort stops the walk", async 
   const aborted = testContext(root);
   aborted.controller.abort();
   t.same(await collectAll(certificatesSource(), aborted), [], 'an aborted scan reads nothing');
+});
+
+t.test('reading by content: PEM past the first 64 KiB, across a chunk boundary, FIFOs, binaries', async (t) => {
+  const r2 = mkdtempSync(path.join(tmpdir(), 'cw-certs-read-'));
+  const at = (sys: string, data: Buffer | string): void => {
+    mkdirSync(path.dirname(path.join(r2, sys)), { recursive: true });
+    writeFileSync(path.join(r2, sys), data);
+  };
+  const pem = rd(pki.f('tls.crt'));
+  const HEAD = 64 * 1024;
+  at('/home/u/late.yaml', Buffer.concat([Buffer.alloc(200 * 1024, 0x20), pem]));
+  // The marker "-----BEGIN " split by the second chunk's start (chunks overlap by its length).
+  at('/home/u/split.txt', Buffer.concat([Buffer.alloc(HEAD - 5, 0x61), pem]));
+  at('/home/u/exact.txt', Buffer.concat([Buffer.alloc(HEAD - pem.length, 0x0a), pem]));
+  at('/home/u/no-marker.txt', Buffer.alloc(300 * 1024, 0x62));
+  // Binary (a NUL in the first 64 KiB) with a PEM later: not text, not a container, not read.
+  at('/home/u/blob.bin', Buffer.concat([Buffer.alloc(HEAD, 0), pem]));
+  execFileSync('mkfifo', [path.join(r2, 'home/u/pipe.pem')]);
+  const items = await collectAll(certificatesSource({ roots: ['/home'] }), testContext(r2));
+  const paths = items.filter((i): i is CertificateItem => i.kind === 'certificate').map((c) => c.path).sort();
+  t.same(paths, ['/home/u/exact.txt', '/home/u/late.yaml', '/home/u/split.txt']);
+  t.same(items.filter((i) => i.kind === 'error'), [], 'no errors: the FIFO is skipped, not waited on');
+});
+
+t.test('the event loop keeps turning during a long walk', async (t) => {
+  const r3 = mkdtempSync(path.join(tmpdir(), 'cw-certs-walk-'));
+  for (let d = 0; d < 40; d++) {
+    mkdirSync(path.join(r3, `home/d${d}`), { recursive: true });
+    for (let f = 0; f < 250; f++) writeFileSync(path.join(r3, `home/d${d}/f${f}.txt`), `file ${f} of folder ${d}\n`.repeat(20));
+  }
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 5);
+  const t0 = performance.now();
+  const items = await collectAll(certificatesSource({ roots: ['/home'] }), testContext(r3));
+  const ms = performance.now() - t0;
+  clearInterval(timer);
+  t.same(items, []);
+  // 10,000 files take well over one 20 ms slice; a walk that never yielded would see no tick.
+  t.ok(ticks >= Math.floor(ms / 100), `${ticks} timer ticks during a ${ms.toFixed(0)} ms walk`);
 });
