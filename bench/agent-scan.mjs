@@ -5,6 +5,10 @@
 // from outside by getrusage(RUSAGE_CHILDREN) on the agent process (bench/lib/common.mjs
 // measureShell), so the figures include everything the process did, workers too.
 // Target (issue 3): peak RSS <= 100 MB during any scan. No peer tool.
+// The agent runs as a user runs it: the bin script executed directly, so its interpreter line
+// (`env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=1 --v8-pool-size=1`, the agent's
+// memory settings, see packages/agent/src/gc-tuning.ts) applies as it does for an installed
+// agent; the service definitions set the same.
 // Quick mode: an offline root (--root) holding a copy of the first ~5,000 package-owned files
 // of this host with their dpkg records, instead of the whole host.
 import { execFileSync } from 'node:child_process';
@@ -59,7 +63,7 @@ const cache = `${WORK}hash-cache.sqlite`, out = `${WORK}scan.ndjson`;
 const rootArg = quick ? ` --root ${shq(quick.root)}` : '';
 /** One agent scan, measured; returns the rusage figures plus the item count it printed. */
 function scan() {
-  const r = measureShell(`exec ${shq(process.execPath)} ${shq(CLI)} scan --json${rootArg} --cache ${shq(cache)} > ${shq(out)}`, 3600);
+  const r = measureShell(`exec ${shq(CLI)} scan --json${rootArg} --cache ${shq(cache)} > ${shq(out)}`, 3600);
   const lines = readFileSync(out, 'utf8').split('\n').filter(Boolean);
   return { ...r, items: lines.length, errors: lines.filter((l) => l.includes('"kind":"error"')).length };
 }

@@ -9,6 +9,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pino } from 'pino';
+import { OwnedFiles } from '../../packages/agent/dist/owned-files.js';
 import { createScanContext } from '../../packages/agent/dist/scan-context.js';
 import { newFileCounters, scanFiles } from '../../packages/agent/dist/sources/files.js';
 import { normalizeIndicator } from '../../packages/collector/dist/match/indicator.js';
@@ -28,8 +29,8 @@ for (const line of readFileSync(cfg.indicators, 'utf8').split('\n')) {
 }
 const loadS = (performance.now() - t0) / 1000;
 
-const owned = new Map();
-for (const p of readFileSync(cfg.list, 'utf8').split('\0')) if (p) owned.set(p, 'bench:sweep');
+const owned = new OwnedFiles();
+for (const p of readFileSync(cfg.list, 'utf8').split('\0')) if (p) owned.add(p, 'bench:sweep');
 const stats = newFileCounters();
 const ctx = createScanContext({ root: cfg.root, log: pino({ level: 'warn' }, process.stderr), owned, stats, options: cfg.options });
 const t1 = performance.now();

@@ -1,2 +1,6 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=1 --v8-pool-size=1
+// The interpreter line carries the agent's memory settings (src/gc-tuning.ts says why): a
+// 1 MB young generation from the start, one V8 background thread, two malloc arenas instead
+// of one per thread. Each was 5-30 MB of a scan's peak RSS. `node bin/chainwatch-agent.js`
+// runs without them (main.ts still sets what can be set at run time).
 import '../dist/main.js';

@@ -5,6 +5,7 @@
  * carry the transport (ws, node-forge, the protocol schemas) or the verifier's parsers in
  * its resident memory (osquery's watchdog allows an agent 200 MB; ours aims at half).
  */
+import { applyAgentV8Flags } from './gc-tuning.js';
 import { createLogger } from './log.js';
 import { AgentError } from './errors.js';
 import { AGENT_VERSION } from './version.js';
@@ -24,6 +25,8 @@ ${scanUsage}
 
 ${runUsage}
 `;
+
+applyAgentV8Flags();
 
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   // A closed pipe (`scan --json | head`) is the reader's choice, not a failure.

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { OwnedFiles } from './owned-files.js';
 import type { FileScanCounters, ScanContext, ScanOptions } from './sources/types.js';
 
 export const DEFAULT_SCAN_OPTIONS: ScanOptions = {
@@ -43,7 +44,9 @@ const WINDOWS_STYLE = /^[A-Za-z]:|^[^/]*\\/;
  * root it is an offline tree whose paths are reported as they are on that system.
  */
 export function createScanContext(opts: {
-  root?: string; log: Logger; signal?: AbortSignal; options?: Partial<ScanOptions>; owned?: Map<string, string>;
+  root?: string; log: Logger; signal?: AbortSignal; options?: Partial<ScanOptions>;
+  /** Owned files to start from (benches and tests hand in their own lists). */
+  owned?: OwnedFiles | Iterable<readonly [string, string]>;
   stats?: FileScanCounters;
 }): ScanContext {
   const root = path.resolve(opts.root ?? '/');
@@ -63,7 +66,7 @@ export function createScanContext(opts: {
     },
     log: opts.log,
     signal: opts.signal ?? new AbortController().signal,
-    owned: opts.owned ?? new Map(),
+    owned: opts.owned instanceof OwnedFiles ? opts.owned : OwnedFiles.from(opts.owned ?? []),
     signable: new Map(),
     options: { ...DEFAULT_SCAN_OPTIONS, ...opts.options },
     ...(opts.stats ? { stats: opts.stats } : {}),

@@ -11,6 +11,8 @@
  * MemoryDenyWriteExecute: V8's JIT needs writable+executable pages and would crash.
  */
 
+import { AGENT_ENV, AGENT_NODE_OPTIONS } from './gc-tuning.js';
+
 export interface ServiceOptions {
   /** Command that starts the agent, as argv (the executable, or node + script). */
   exec: string[];
@@ -27,6 +29,11 @@ export const LAUNCHD_LABEL = 'org.chainwatch.agent';
 export const WINDOWS_SERVICE = 'chainwatch-agent';
 export const DEFAULT_CPU_QUOTA = '25%';
 export const DEFAULT_MEMORY_MAX = '1G';
+
+/** The agent's memory settings as the service's environment (gc-tuning.ts says why). */
+function serviceEnv(): Record<string, string> {
+  return { NODE_OPTIONS: AGENT_NODE_OPTIONS, ...AGENT_ENV };
+}
 
 /** systemd quoting: each word double-quoted when it needs it (specifiers escaped). */
 function sdQuote(word: string): string {
@@ -55,6 +62,7 @@ RestartSec=30s
 TimeoutStopSec=30s
 KillMode=mixed
 Environment=CHAINWATCH_LOG_LEVEL=info
+${Object.entries(serviceEnv()).map(([k, v]) => `Environment=${sdQuote(`${k}=${v}`)}`).join('\n')}
 UMask=0077
 
 # Resources: inventory is background work; it must never compete with the host's job.
@@ -121,7 +129,8 @@ ${args}
   <key>LowPriorityIO</key><true/>
   <key>Nice</key><integer>10</integer>
   <key>Umask</key><integer>63</integer>
-  <key>EnvironmentVariables</key><dict><key>CHAINWATCH_LOG_LEVEL</key><string>info</string></dict>
+  <key>EnvironmentVariables</key><dict><key>CHAINWATCH_LOG_LEVEL</key><string>info</string>${
+    Object.entries(serviceEnv()).map(([k, v]) => `<key>${xml(k)}</key><string>${xml(v)}</string>`).join('')}</dict>
   <key>StandardOutPath</key><string>/var/log/chainwatch-agent.log</string>
   <key>StandardErrorPath</key><string>/var/log/chainwatch-agent.log</string>
 </dict>

@@ -8,6 +8,7 @@ import { createProgress } from '../progress.js';
 import { startWatchdog } from '../watchdog.js';
 import { parseArgs } from 'node:util';
 import { usage, intOpt } from './args.js';
+import { NdjsonWriter } from './ndjson-writer.js';
 
 export const SCAN_USAGE = `chainwatch-agent scan [--root DIR] [--json] [--no-hash] [--max-file-size BYTES] [--source ID]...
 
@@ -61,10 +62,12 @@ export async function runScanCommand(args: string[], out: Writable, log: Logger)
   progress.track(() => ({ items: stats.items, ...fileStats }));
   // The CPU watchdog guards the configured ceiling; an interactive scan without one only guards memory.
   const watchdog = startWatchdog({ log, maxCpuPercent: ctx.options.maxCpuPercent ?? 0 });
+  const ndjson = values.json ? new NdjsonWriter(out) : undefined;
   try {
   for await (const item of runScan(ctx, sources, stats)) {
-    if (values.json) {
-      if (!out.write(JSON.stringify(item) + '\n')) await new Promise((r) => out.once('drain', r));
+    if (ndjson) {
+      const drained = ndjson.write(item);
+      if (drained) await drained;
     } else {
       const k = item.kind === 'software' ? `software (${item.source})` : item.kind;
       counts.set(k, (counts.get(k) ?? 0) + 1);
@@ -72,6 +75,7 @@ export async function runScanCommand(args: string[], out: Writable, log: Logger)
     }
   }
   } finally {
+    await ndjson?.flush();
     progress.done();
     watchdog.stop();
   }

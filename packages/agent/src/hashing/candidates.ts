@@ -108,7 +108,9 @@ export function* listCandidates(ctx: ScanContext, excluded: Excluder): Generator
 }
 
 function* ownedFiles(ctx: ScanContext, resolver: RootResolver): Generator<Candidate | ErrorItem> {
-  for (const [sys, pkg] of ctx.owned) {
+  const owned = ctx.owned;
+  for (let i = 0; i < owned.size; i++) {
+    const sys = owned.pathAt(i), pkg = owned.ownerAt(i);
     const resolved = resolver.file(sys);
     if (resolved === null) continue;
     const real = ctx.resolve(resolved);

@@ -85,7 +85,8 @@ export function parseApkInstalled(text: string): ApkParse {
 }
 
 function toItem(ctx: ScanContext, p: ApkPackage): SoftwareItem {
-  for (const f of p.files) if (!ctx.owned.has(f)) ctx.owned.set(f, `apk:${p.name}`);
+  const owner = `apk:${p.name}`;
+  for (const f of p.files) ctx.owned.add(f, owner);
   return softwareItem({
     source: 'apk', scope: 'system', name: p.name, version: p.version, arch: p.arch,
     // apk records no install time (t: is the build time), so install_date stays empty.

@@ -31,8 +31,21 @@ const BATCH_BYTES = 8 * 1024 * 1024;
 /** Longest stretch of synchronous listing before timers (progress, watchdog) get a turn. */
 const SLICE_MS = 20;
 
-/** Test seam: called after a file is listed and stat'ed, before it is read. */
-export interface FilesHooks { afterList?(c: Candidate): void }
+const SIGNABLE = new Set<string>(['pe', 'msi', 'macho']);
+/** PE files read whole for their Authenticode hash are capped lower than hashing. */
+const MAX_AUTHENTICODE_BYTES = 256 * 1024 * 1024;
+
+/** What scanFiles does beyond hashing, and its test seam. */
+export interface FilesHooks {
+  /** Test seam: called after a file is listed and stat'ed, before it is read. */
+  afterList?(c: Candidate): void;
+  /**
+   * Hand signable files to the signatures source (ctx.signable) and give PE file items their
+   * Authenticode hash: what the files source does in a scan; benches that time hashing alone
+   * leave it off.
+   */
+  signingFacts?: boolean;
+}
 
 export function newFileCounters(): FileScanCounters {
   return { files: 0, hashed: 0, cached: 0, bytesHashed: 0, errors: 0 };
@@ -47,6 +60,16 @@ function fileItem(c: Candidate, size: number, mtimeMs: number, type: FileType, h
   return item;
 }
 
+/**
+ * A PE file item gets its Authenticode hash beside its file hash. Imported on the first PE:
+ * a Linux scan rarely meets one, and the PE parser is not small.
+ */
+async function addAuthenticode(ctx: ScanContext, item: FileItem): Promise<void> {
+  const { authenticodeHashes } = await import('../signing/authenticode-hash.js');
+  const h = await authenticodeHashes(ctx.resolve(item.path), Math.min(MAX_AUTHENTICODE_BYTES, ctx.options.maxFileSize));
+  if (h) { item.authenticode_sha256 = h.sha256; item.authenticode_sha1 = h.sha1; }
+}
+
 /** Sniffed content worth hashing under the rule that found the file. */
 function wanted(c: Candidate, type: FileType): boolean {
   return (c.rule === 'installer' ? INSTALLER_TYPES : EXECUTABLE_TYPES).has(type);
@@ -55,6 +78,12 @@ function wanted(c: Candidate, type: FileType): boolean {
 /** One scan's moving parts: what is queued, in flight and ready to yield. */
 class FileScan {
   readonly ready: InventoryItem[] = [];
+  /**
+   * PE file items waiting for their Authenticode hash: they join `ready` only once it is added.
+   * Results keep arriving from the hash threads while the hashing awaits, so an item put in
+   * `ready` first could be yielded without it.
+   */
+  readonly needAuthenticode: FileItem[] = [];
   readonly followUps: Candidate[] = [];
   readonly inflight = new Set<Promise<void>>();
 
@@ -63,7 +92,27 @@ class FileScan {
 
   constructor(
     readonly ctx: ScanContext, readonly stats: FileScanCounters, readonly cache: HashCache, readonly throttle: CpuThrottle,
+    private readonly signingFacts: boolean,
   ) {}
+
+  /** A file item ready to yield; signable files are noted for the signatures source. */
+  private emit(item: FileItem): void {
+    const type = item.file_type;
+    if (this.signingFacts && type !== undefined && SIGNABLE.has(type)) {
+      this.ctx.signable.set(item.path, type as 'pe' | 'msi' | 'macho');
+      if (type === 'pe') { this.needAuthenticode.push(item); return; }
+    }
+    this.ready.push(item);
+  }
+
+  /** Adds the Authenticode hashes of waiting PE items and moves them to `ready` (rare off Windows). */
+  async authenticode(): Promise<void> {
+    while (this.needAuthenticode.length > 0) {
+      const item = this.needAuthenticode.shift()!;
+      await addAuthenticode(this.ctx, item);
+      this.ready.push(item);
+    }
+  }
 
   /** Threads start on the first cache miss: an unchanged rescan never pays for them. */
   private threads(): Promise<HashPool> {
@@ -116,7 +165,7 @@ class FileScan {
     this.stats.hashed++;
     this.stats.bytesHashed += r.size;
     this.cache.store(c.sys, r.stat, { fileType: type, hashes });
-    this.ready.push(fileItem(c, r.size, r.stat.mtimeMs, type, hashes));
+    this.emit(fileItem(c, r.size, r.stat.mtimeMs, type, hashes));
   }
 
   /** A listed file: from the cache, refused as too large, or queued for a thread. */
@@ -125,7 +174,7 @@ class FileScan {
     const hit: CacheEntry | undefined = this.cache.lookup(c.sys, c.st);
     if (hit) {
       this.stats.cached++;
-      if (hit.hashes) this.ready.push(fileItem(c, c.st.size, c.st.mtimeMs, hit.fileType, hit.hashes));
+      if (hit.hashes) this.emit(fileItem(c, c.st.size, c.st.mtimeMs, hit.fileType, hit.hashes));
       return;
     }
     if (!c.sniff && c.st.size > this.ctx.options.maxFileSize) {
@@ -149,12 +198,12 @@ function threadCount(ctx: ScanContext): number {
   return ctx.options.hashWorkers ?? Math.min(4, availableParallelism());
 }
 
-/** The files source's work, with a test seam; `files.collect` is this without hooks. */
+/** The files source's work, with test seams; `files.collect` is this with `signingFacts`. */
 export async function* scanFiles(ctx: ScanContext, hooks: FilesHooks = {}): AsyncGenerator<InventoryItem> {
   if (!ctx.options.hashFiles) return;
   const stats = ctx.stats ?? newFileCounters();
   const cache = await openHashCache(ctx.options.cacheFile, ctx.log);
-  const scan = new FileScan(ctx, stats, cache, createCpuThrottle(ctx.options.maxCpuPercent));
+  const scan = new FileScan(ctx, stats, cache, createCpuThrottle(ctx.options.maxCpuPercent), hooks.signingFacts ?? false);
   let complete = false;
   try {
     let batch: Candidate[] = [];
@@ -168,6 +217,7 @@ export async function* scanFiles(ctx: ScanContext, hooks: FilesHooks = {}): Asyn
       if (batchFull(batch)) { await scan.dispatch(batch); batch = []; sliceStart = Date.now(); }
       // Plain loops, not `yield* ready.splice(0)`: an async generator delegating to an array
       // wraps every element in extra promises, and this runs once per file.
+      if (scan.needAuthenticode.length > 0) await scan.authenticode();
       for (let i = 0; i < scan.ready.length; i++) yield scan.ready[i]!;
       scan.ready.length = 0;
       if (Date.now() - sliceStart > SLICE_MS) { await yieldToLoop(); sliceStart = Date.now(); }
@@ -175,10 +225,12 @@ export async function* scanFiles(ctx: ScanContext, hooks: FilesHooks = {}): Asyn
     while (!ctx.signal.aborted && (batch.length > 0 || scan.inflight.size > 0 || scan.followUps.length > 0)) {
       batch.push(...scan.followUps.splice(0));
       if (batch.length > 0) { await scan.dispatch(batch); batch = []; } else await Promise.race(scan.inflight);
+      if (scan.needAuthenticode.length > 0) await scan.authenticode();
       for (let i = 0; i < scan.ready.length; i++) yield scan.ready[i]!;
       scan.ready.length = 0;
     }
     await Promise.allSettled(scan.inflight);
+    await scan.authenticode();
     for (let i = 0; i < scan.ready.length; i++) yield scan.ready[i]!;
     scan.ready.length = 0;
     complete = !ctx.signal.aborted;
@@ -189,32 +241,11 @@ export async function* scanFiles(ctx: ScanContext, hooks: FilesHooks = {}): Asyn
   }
 }
 
-const SIGNABLE = new Set(['pe', 'msi', 'macho']);
-/** PE files read whole for their Authenticode hash are capped lower than hashing. */
-const MAX_AUTHENTICODE_BYTES = 256 * 1024 * 1024;
-
-/**
- * Hands signable files to the signatures source, and gives every PE file item its
- * Authenticode hash beside its file hash.
- */
-async function* withSigningFacts(ctx: ScanContext, items: AsyncIterable<InventoryItem>): AsyncGenerator<InventoryItem> {
-  for await (const item of items) {
-    if (item.kind === 'file' && item.file_type && SIGNABLE.has(item.file_type)) {
-      ctx.signable.set(item.path, item.file_type as 'pe' | 'msi' | 'macho');
-      if (item.file_type === 'pe') {
-        // Imported on the first PE: a Linux scan rarely meets one, and the PE parser is not small.
-        const { authenticodeHashes } = await import('../signing/authenticode-hash.js');
-        const h = await authenticodeHashes(ctx.resolve(item.path), Math.min(MAX_AUTHENTICODE_BYTES, ctx.options.maxFileSize));
-        if (h) { item.authenticode_sha256 = h.sha256; item.authenticode_sha1 = h.sha1; }
-      }
-    }
-    yield item;
-  }
-}
-
 export const files: Source = {
   id: ID,
   description: 'SHA-256/SHA-1/MD5 of package-owned files, executables in /opt, /usr/local, Program Files, Applications, and installers in Downloads/Desktop',
   phase: 1,
-  collect: (ctx) => withSigningFacts(ctx, scanFiles(ctx)),
+  // Signing facts inside the scan loop, not as a generator wrapped around it: every async
+  // generator layer costs promises per item, and this one runs once per file.
+  collect: (ctx) => scanFiles(ctx, { signingFacts: true }),
 };

@@ -13,8 +13,15 @@ import { windowsAppx } from './windows-appx.js';
 import { macosApps } from './macos-apps.js';
 import { macosReceipts } from './macos-receipts.js';
 import { files } from './files.js';
-import { certificates } from './certificates.js';
+import { lazySource } from './lazy-source.js';
 import { signatures } from './signatures.js';
+
+/** Phase 2, and the only source that needs the ASN.1/PKCS libraries: imported when it runs. */
+const certificates = lazySource({
+  id: 'certificates',
+  description: 'certificates and private keys (PEM, DER, PKCS#7/#12, PVK, JKS) in home, CI and config folders',
+  phase: 2,
+}, async () => (await import('./certificates.js')).certificates);
 
 /**
  * Every inventory source, explicitly (no directory scanning, no dynamic require): adding a

@@ -115,7 +115,8 @@ async function addRecord(ctx: ScanContext, site: string, recordPath: string, dis
   const text = await safeReadText(ctx, recordPath, MAX_RECORD).catch(() => null);
   if (text === null) return undefined;
   const files = recordPaths(text).map((p) => path.posix.normalize(p.startsWith('/') ? p : `${site}/${p}`));
-  for (const f of files) if (!ctx.owned.has(f)) ctx.owned.set(f, `python:${distName}`);
+  const owner = `python:${distName}`;
+  for (const f of files) ctx.owned.add(f, owner);
   return files.length;
 }
 

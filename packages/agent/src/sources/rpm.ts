@@ -156,7 +156,8 @@ export function evr(p: Pick<RpmPackage, 'epoch' | 'version' | 'release'>): strin
 }
 
 function toItem(ctx: ScanContext, p: RpmPackage): SoftwareItem {
-  p.files.forEach((f, i) => { if (p.regular[i] && !ctx.owned.has(f)) ctx.owned.set(f, `rpm:${p.name}`); });
+  const owner = `rpm:${p.name}`;
+  p.files.forEach((f, i) => { if (p.regular[i]) ctx.owned.add(f, owner); });
   return softwareItem({
     source: 'rpm', scope: 'system', name: p.name, version: evr(p), arch: p.arch, vendor: p.vendor,
     id: `${p.name}-${evr(p)}${p.arch ? `.${p.arch}` : ''}`, install_date: isoFromUnix(p.installTime),

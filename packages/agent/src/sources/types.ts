@@ -1,5 +1,6 @@
 import type { InventoryItem } from '@chainwatch/shared';
 import type { Logger } from 'pino';
+import type { OwnedFiles } from '../owned-files.js';
 
 /**
  * Where a scan reads from. Every source reads through `resolve`, so the same code inventories
@@ -20,9 +21,9 @@ export interface ScanContext {
   readonly signal: AbortSignal;
   /**
    * Files a package owns, shared between sources: package sources add what they own
-   * (system path → `<source>:<name>`), the files source hashes them.
+   * (system path → `<source>:<name>`, first owner wins), the files source hashes them.
    */
-  readonly owned: Map<string, string>;
+  readonly owned: OwnedFiles;
   /**
    * Files that can carry a code signature, found by the files source (system path → format);
    * the signatures source verifies them in phase 2.

@@ -7,13 +7,18 @@ import { realpathSync } from 'node:fs';
 import path from 'node:path';
 import { pino } from 'pino';
 import type { InventoryItem } from '@chainwatch/shared';
+import { OwnedFiles } from '../../src/owned-files.js';
 import type { ScanContext, ScanOptions, Source } from '../../src/sources/types.js';
 
 export interface TestContext extends ScanContext {
   readonly controller: AbortController;
 }
 
-export type TestContextOverrides = Partial<Omit<ScanContext, 'options'>> & { options?: Partial<ScanOptions> };
+export type TestContextOverrides = Partial<Omit<ScanContext, 'options' | 'owned'>> & {
+  options?: Partial<ScanOptions>;
+  /** Owned files as a test writes them down (a Map is converted). */
+  owned?: OwnedFiles | ReadonlyMap<string, string>;
+};
 
 export const TEST_SCAN_OPTIONS: ScanOptions = {
   maxFileSize: 64 * 1024 * 1024,
@@ -27,7 +32,7 @@ export function testContext(root: string, overrides: TestContextOverrides = {}):
   // Real path: tmpdir may itself be a symlink, and sources compare real paths with the root.
   const realRoot = realpathSync(root);
   const controller = new AbortController();
-  const { options, ...rest } = overrides;
+  const { options, owned, ...rest } = overrides;
   return {
     root: realRoot,
     offline: true,
@@ -35,10 +40,10 @@ export function testContext(root: string, overrides: TestContextOverrides = {}):
     systemPath: (realPath: string) => '/' + path.relative(realRoot, realPath).split(path.sep).join('/'),
     log: pino({ level: 'silent' }),
     signal: controller.signal,
-    owned: new Map(),
     signable: new Map(),
     controller,
     ...rest,
+    owned: owned instanceof OwnedFiles ? owned : OwnedFiles.from(owned ?? []),
     options: { ...TEST_SCAN_OPTIONS, ...options },
   };
 }

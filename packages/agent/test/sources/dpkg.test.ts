@@ -1,6 +1,7 @@
 // Spec: packages/shared/src/inventory/software.ts
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
+import { existsSync, lstatSync, readFileSync } from 'node:fs';
 import { mkdtemp, mkdir, writeFile, rm, copyFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -52,3 +53,34 @@ t.test('a truncated status file yields an error item and the rest', async (t) =>
   t.equal(errs.length, 1);
   t.match(errs[0], { code: 'CW_SOURCE_CORRUPT', source: 'dpkg' });
 });
+
+t.test('owned files: every listed regular file with its first package; files_count counts the whole list', async (t) => {
+  const ctx = createScanContext({ root: '/', log: pino({ level: 'silent' }) });
+  const items: InventoryItem[] = [];
+  for await (const i of dpkg.collect(ctx)) items.push(i);
+  const info = '/var/lib/dpkg/info';
+  // What ctx.owned held before directories were left out: every line, first package wins.
+  const all = new Map<string, string>();
+  let wrongCount = 0;
+  for (const i of items) {
+    if (i.kind !== 'software') continue;
+    const base = [`${i.name}:${i.arch}`, i.name].find((b) => existsSync(`${info}/${b}.list`));
+    if (!base) continue;
+    const lines = readFileSync(`${info}/${base}.list`, 'utf8').split('\n').filter((l) => l && l !== '/.');
+    if (i.files_count !== lines.length) wrongCount++;
+    for (const p of lines) if (!all.has(p)) all.set(p, `dpkg:${i.name}`);
+  }
+  t.equal(wrongCount, 0, 'files_count = lines of the .list');
+  const isFile = ([p]: [string, string]) => lstatOrNull(p)?.isFile() === true;
+  const ownedFiles = [...ctx.owned].filter(isFile), listedFiles = [...all].filter(isFile);
+  t.ok(listedFiles.length > 10_000, `${listedFiles.length} listed regular files`);
+  t.same(ownedFiles, listedFiles, 'regular files: all of them, first package as owner, same order as before');
+  let droppedDirs = 0, ownedDirs = 0;
+  for (const p of all.keys()) if (lstatOrNull(p)?.isDirectory()) { if (ctx.owned.has(p)) ownedDirs++; else droppedDirs++; }
+  t.ok(droppedDirs > ownedDirs * 5, `directories left out: ${droppedDirs}; still in (no child in their own list): ${ownedDirs}`);
+  for (const p of ctx.owned.keys()) if (!all.has(p)) { t.fail(`owned but not listed: ${p}`); break; }
+});
+
+function lstatOrNull(p: string) {
+  try { return lstatSync(p); } catch { return null; }
+}

@@ -1,11 +1,13 @@
 // Spec: packages/shared/src/inventory/file.ts — the files source on an offline tree.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { validateItem, type FileItem, type InventoryItem } from '@chainwatch/shared';
 import { testContext } from '../helpers/context.js';
+import { peFixtures } from '../helpers/pe-fixtures.js';
+import { pesignHash } from '../helpers/signed-corpus.js';
 import { newFileCounters, scanFiles, type FilesHooks } from '../../src/sources/files.js';
 import type { ScanOptions } from '../../src/sources/types.js';
 
@@ -147,4 +149,31 @@ t.test('hashFiles off and an aborted scan', async (t) => {
   const out = [];
   for await (const it of scanFiles(ctx)) out.push(it);
   t.same(out, []);
+});
+
+t.test('every PE file item carries its Authenticode hash, however hash results and hashing interleave', async (t) => {
+  const fx = peFixtures();
+  const root = mkdtempSync(path.join(tmpdir(), 'cw-files-pe-'));
+  t.teardown(() => { rmSync(root, { recursive: true, force: true }); rmSync(fx.dir, { recursive: true, force: true }); });
+  // Many PE files across many batches, with other executables between them: results
+  // from the hash threads keep arriving while earlier PE items are being hashed.
+  const sources = [fx.unsigned, ...Object.values(fx.signed)];
+  const want = new Map<string, string>();
+  for (let i = 0; i < 120; i++) {
+    const src = sources[i % sources.length]!;
+    const sys = `/Program Files/App/bin${i}.exe`;
+    mkdirSync(path.dirname(path.join(root, sys)), { recursive: true });
+    // Padded (data past the image counts in an unsigned file's hash and sits after a signed one's
+    // certificate table): each PE takes the hash threads and the Authenticode pass long enough to overlap.
+    writeFileSync(path.join(root, sys), Buffer.concat([readFileSync(src), Buffer.alloc(1024 * 1024 + i * 8, i)]));
+    want.set(sys, pesignHash(path.join(root, sys))!);
+    put(root, `Program Files/App/tool${i}`, ELF);
+  }
+  const { items } = await scan(root, new Map(), {}, { signingFacts: true });
+  const pe = items.filter((i): i is FileItem => i.kind === 'file' && i.file_type === 'pe');
+  t.equal(pe.length, 120, 'every PE file reported once');
+  const missing = pe.filter((i) => i.authenticode_sha256 === undefined).map((i) => i.path);
+  t.same(missing, [], 'none without its Authenticode hash');
+  t.ok(pe.every((i) => i.authenticode_sha256 === want.get(i.path)), 'each equals pesign -h of its file');
+  t.equal(items.filter((i) => i.kind === 'file' && i.file_type === 'elf').length, 120, 'the other executables too');
 });
