@@ -3,6 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { AGENT_ENV, AGENT_NODE_OPTIONS } from '../../packages/agent/dist/gc-tuning.js';
 
 const CHILD = fileURLToPath(new URL('./scan-child.mjs', import.meta.url));
 
@@ -59,9 +60,14 @@ export function measure({ what, unit, ours, peer = null, peerName = null, better
   return { what, unit, better, ours: o, peer: p, peerName, ratio: p ? ratio(o.median, p.median) : null, target, pass: check ? Boolean(check(o.median)) : null };
 }
 
-/** One files-source run in a fresh Node process; returns its figures. */
+/**
+ * One files-source run in a fresh Node process; returns its figures. The process starts with
+ * the agent's own start-up settings (node options and environment its launchers pass, see
+ * packages/agent/src/gc-tuning.ts), so its memory is the agent's, not a default node's.
+ */
 export function scanChild(cfg, timeoutS = 600) {
-  const out = execFileSync(process.execPath, [CHILD, JSON.stringify(cfg)], { encoding: 'utf8', timeout: timeoutS * 1000, maxBuffer: 1e8, stdio: ['ignore', 'pipe', 'inherit'] });
+  const out = execFileSync(process.execPath, [...AGENT_NODE_OPTIONS.split(' '), CHILD, JSON.stringify(cfg)],
+    { encoding: 'utf8', env: { ...process.env, ...AGENT_ENV }, timeout: timeoutS * 1000, maxBuffer: 1e8, stdio: ['ignore', 'pipe', 'inherit'] });
   return JSON.parse(out.trim().split('\n').pop());
 }
 

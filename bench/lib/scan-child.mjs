@@ -4,10 +4,12 @@
 // argv[2]: JSON { root, list (file of NUL-separated system paths), options, timeoutMs }.
 import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
+import { applyAgentV8Flags } from '../../packages/agent/dist/gc-tuning.js';
 import { OwnedFiles } from '../../packages/agent/dist/owned-files.js';
 import { createScanContext } from '../../packages/agent/dist/scan-context.js';
 import { newFileCounters, scanFiles } from '../../packages/agent/dist/sources/files.js';
 
+applyAgentV8Flags(); // as the agent's main.ts does at start
 const cfg = JSON.parse(process.argv[2]);
 // The agent's own owned-file store, as dpkg fills it in a scan (a Map would add its own ~15 MB).
 const owned = new OwnedFiles();

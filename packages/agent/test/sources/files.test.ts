@@ -154,7 +154,7 @@ t.test('hashFiles off and an aborted scan', async (t) => {
 t.test('every PE file item carries its Authenticode hash, however hash results and hashing interleave', async (t) => {
   const fx = peFixtures();
   const root = mkdtempSync(path.join(tmpdir(), 'cw-files-pe-'));
-  t.teardown(() => { rmSync(root, { recursive: true, force: true }); rmSync(fx.dir, { recursive: true, force: true }); });
+  t.teardown(() => rmSync(root, { recursive: true, force: true })); // fx is cached for the whole process
   // Many PE files across many batches, with other executables between them: results
   // from the hash threads keep arriving while earlier PE items are being hashed.
   const sources = [fx.unsigned, ...Object.values(fx.signed)];
