@@ -16,6 +16,7 @@ import { CollectorClient } from '../transport/client.js';
 import { Spool } from '../transport/spool.js';
 import { spoolInventory } from '../transport/outbox.js';
 import { AgentError } from '../errors.js';
+import { linkLoop, isFatal, backoffMs, sleep } from '../transport/link.js';
 import { parseArgs } from 'node:util';
 import { usage, intOpt } from './args.js';
 import { argsWithConfig } from '../config.js';
@@ -46,53 +47,6 @@ Enroll on first contact, stream the inventory to the collector, keep running and
 
 /** Least time between two collector-requested rescans: a rescan flood cannot become a load. */
 const MIN_RESCAN_GAP_MS = 60_000;
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
-  });
-}
-
-/** Errors no retry can fix: a wrong CA, a refused or cloned identity, a refused enrollment. */
-const isFatal = (err: unknown): boolean => err instanceof AgentError && ['CW_TRANSPORT_TLS_PIN', 'CW_TRANSPORT_IDENTITY', 'CW_TRANSPORT_ENROLL', 'CW_AGENT_USAGE', 'CW_AGENT_STATE'].includes(err.code);
-
-interface LinkHooks { onRescan(): void; onInterval(s: number): void; onCpu(p: number): void }
-
-/** Backoff with full jitter: uniform in [0, min(cap, 1 s · 2^attempt)]. */
-const backoffMs = (attempt: number, capMs: number) => Math.floor(Math.random() * Math.min(capMs, 1000 * 2 ** Math.min(attempt, 20)));
-
-/** Keeps a session up until `signal` aborts; rejects only on a fatal error. */
-async function linkLoop(client: CollectorClient, spool: Spool, log: Logger, signal: AbortSignal, capMs: number, hooks: LinkHooks): Promise<void> {
-  let attempt = 0;
-  while (!signal.aborted) {
-    try {
-      const session = await client.connect(spool);
-      const started = Date.now();
-      session.onRescan = hooks.onRescan;
-      session.onConfig = (c) => { if (c.rescan_interval_s) hooks.onInterval(c.rescan_interval_s); if (c.max_cpu_percent) hooks.onCpu(c.max_cpu_percent); };
-      if (session.rotateRequested) {
-        await client.rotate();
-        session.close(1000, 'token rotated');
-      }
-      const stopped = new Promise<null>((r) => signal.addEventListener('abort', () => r(null), { once: true }));
-      const why = await Promise.race([session.done(), stopped]);
-      if (why === null) { session.close(1001, 'agent stopping'); break; }
-      if (isFatal(why)) throw why;
-      // A session that dies at once (refused, closed for violations) must not become a tight loop.
-      attempt = Date.now() - started > 30_000 ? 0 : attempt + 1;
-      log.warn({ err: why }, 'collector link lost');
-    } catch (err) {
-      if (signal.aborted) break;
-      if (isFatal(err)) throw err;
-      attempt++;
-      log.warn({ err }, 'collector link failed');
-    }
-    const wait = backoffMs(attempt, capMs);
-    log.info({ retry_in_ms: wait, attempt }, 'reconnecting');
-    await sleep(wait, signal);
-  }
-}
 
 /** `prepare()` (trust + enrollment), retried while the collector is merely unreachable. */
 async function prepareWithRetry(client: CollectorClient, log: Logger, signal: AbortSignal, capMs: number): Promise<void> {
@@ -146,7 +100,7 @@ export async function runRunCommand(args: string[], out: Writable, log: Logger):
   let rescan = new AbortController();
   let lastScan = 0;
   const linkStop = new AbortController();
-  const link = linkLoop(client, spool, log, AbortSignal.any([ac.signal, linkStop.signal]), capMs, {
+  const link = linkLoop({ connect: () => client.connect(spool), rotate: () => client.rotate() }, log, AbortSignal.any([ac.signal, linkStop.signal]), capMs, {
     onRescan: () => { if (Date.now() - lastScan >= MIN_RESCAN_GAP_MS) rescan.abort(); },
     onInterval: (s) => { intervalMs = s * 1000; },
     onCpu: (p) => { maxCpu = p; },
