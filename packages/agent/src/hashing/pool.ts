@@ -6,13 +6,21 @@
  *
  * Threads are lowered to nice 19 and, when `ionice` exists, to the idle I/O class. On Linux both
  * are per thread, so this touches only hashing, never the agent's main thread.
+ *
+ * Caller runs: asked for N ≥ 2 threads, the pool starts N − 1 and lets the main thread take a
+ * batch itself whenever every thread is busy. Each thread costs ~11 MB of resident memory (its
+ * V8 isolate), which is what separates a full-speed scan from the 100 MB ceiling; the main
+ * thread, meanwhile, mostly waits on the threads. A batch run on the main thread blocks its
+ * event loop for the batch (≤ 8 MiB or 64 files: ~10 ms) — a ceiling (threads = 1) never uses it.
  */
 import { execFile } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { AgentError } from '../errors.js';
 import { applyAgentV8Flags } from '../gc-tuning.js';
-import { WORKER_SOURCE } from './worker-source.js';
+import { HASH_JOB_SOURCE, WORKER_SOURCE } from './worker-source.js';
 
 export interface HashJob { path: string; op: 'hash' | 'head'; maxSize: number }
 
@@ -25,9 +33,14 @@ export type HashResult =
   | { ok: false; code: string; message: string; size?: number };
 
 interface Slot { worker: Worker; busy: boolean }
+type RunJob = (job: HashJob) => HashResult;
 interface Pending { id: number; jobs: HashJob[]; resolve(r: HashResult[]): void; reject(e: unknown): void }
 
-export interface HashPoolOptions { threads: number; nice: boolean; log: Logger; chunkBytes?: number }
+export interface HashPoolOptions {
+  threads: number; nice: boolean; log: Logger; chunkBytes?: number;
+  /** Let the main thread stand in for one of ≥ 2 threads (default true). */
+  callerRuns?: boolean;
+}
 
 export class HashPool {
   private readonly slots: Slot[] = [];
@@ -35,6 +48,11 @@ export class HashPool {
   private readonly running = new Map<Worker, Pending>();
   private nextId = 1;
   private closed = false;
+  /** The main thread's own hasher when it stands in for a thread; `mainBusy` while it runs one. */
+  private mainRun: RunJob | null = null;
+  private mainBusy = false;
+  /** Batches the main thread ran itself. */
+  batchesOnMain = 0;
 
   private constructor(private readonly log: Logger) {}
 
@@ -44,7 +62,10 @@ export class HashPool {
     // 256 KiB reads: as fast as 1 MiB ones here (the hashes, not the syscalls, set the pace),
     // and each thread's buffer is resident for the whole scan.
     const workerData = { chunk: opts.chunkBytes ?? 256 * 1024, nice: opts.nice };
-    await Promise.all(Array.from({ length: Math.max(1, opts.threads) }, async () => {
+    const wanted = Math.max(1, opts.threads);
+    const callerRuns = wanted >= 2 && opts.callerRuns !== false;
+    if (callerRuns) pool.mainRun = compileJob(workerData.chunk);
+    await Promise.all(Array.from({ length: callerRuns ? wanted - 1 : wanted }, async () => {
       const worker = new Worker(WORKER_SOURCE, {
         eval: true, workerData,
         // The thread holds one read buffer and a batch of results; a small heap keeps RSS low.
@@ -62,7 +83,10 @@ export class HashPool {
     return pool;
   }
 
-  get size(): number { return this.slots.length; }
+  /** Batches that can run at once: the threads, plus the main thread when it stands in. */
+  get size(): number { return this.slots.length + (this.mainRun ? 1 : 0); }
+  /** Hashing threads running. */
+  get threads(): number { return this.slots.length; }
 
   /** Runs one batch on the next free thread; resolves with one result per job, in order. */
   run(jobs: HashJob[]): Promise<HashResult[]> {
@@ -106,8 +130,27 @@ export class HashPool {
       this.running.set(slot.worker, p);
       slot.worker.postMessage({ id: p.id, jobs: p.jobs });
     }
-    if (this.slots.length === 0) for (const p of this.queue.splice(0)) p.reject(new AgentError('CW_SOURCE_FAILED', 'no hash threads left'));
+    if (this.mainRun && !this.mainBusy && this.queue.length > 0) this.runOnMain(this.mainRun, this.queue.shift()!);
+    if (this.slots.length === 0 && !this.mainRun) for (const p of this.queue.splice(0)) p.reject(new AgentError('CW_SOURCE_FAILED', 'no hash threads left'));
   }
+
+  /** The main thread takes the batch on its next turn, after I/O and timers already due. */
+  private runOnMain(run: RunJob, p: Pending): void {
+    this.mainBusy = true;
+    this.batchesOnMain++;
+    setImmediate(() => {
+      try { p.resolve(p.jobs.map(run)); } catch (err) { p.reject(err); }
+      this.mainBusy = false;
+      if (!this.closed) this.pump();
+    });
+  }
+}
+
+/** HASH_JOB_SOURCE compiled for the main thread: our own constant, the same code the threads run. */
+function compileJob(chunk: number): RunJob {
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  const make = new Function('fs', 'crypto', 'workerData', `${HASH_JOB_SOURCE}\nreturn run;`) as (f: typeof fs, c: typeof crypto, w: { chunk: number }) => RunJob;
+  return make(fs, crypto, { chunk });
 }
 
 /** `ionice -c3 -p TID`, best effort: absent on macOS/Windows and in minimal containers. */

@@ -1,5 +1,8 @@
 /**
- * The hashing thread's code, as a string run with `new Worker(code, { eval: true })`.
+ * The hashing code, as strings: HASH_JOB_SOURCE (open, stat, read, hash one file) runs in the
+ * hashing threads (WORKER_SOURCE, run with `new Worker(code, { eval: true })`) and, compiled once
+ * with `new Function`, on the main thread when it takes a batch itself (pool.ts): one
+ * implementation for both.
  *
  * Why a string and not a worker file: the agent also ships as one bundled executable (esbuild +
  * Node SEA), and tests run the TypeScript sources directly; a separate `worker.js` exists in
@@ -10,21 +13,13 @@
  * in after listing must not hang us), O_NOFOLLOW (a symlink swapped in is refused, not followed)
  * and O_NOATIME when allowed (hashing must not disturb forensic timestamps).
  */
-export const WORKER_SOURCE = String.raw`
+/** Defines `run(job)`; expects `fs`, `crypto` and `workerData` ({ chunk }) in scope. */
+export const HASH_JOB_SOURCE = String.raw`
 'use strict';
-const { parentPort, workerData } = require('node:worker_threads');
-const fs = require('node:fs');
-const os = require('node:os');
-const crypto = require('node:crypto');
 const C = fs.constants;
 const BASE = C.O_RDONLY | (C.O_NONBLOCK || 0) | (C.O_NOFOLLOW || 0);
 let flags = BASE | (C.O_NOATIME || 0);
 const buf = Buffer.allocUnsafe(workerData.chunk);
-
-if (workerData.nice) { try { os.setPriority(19); } catch {} }
-let tid = 0;
-try { tid = Number(fs.readlinkSync('/proc/thread-self').split('/').pop()); } catch {}
-parentPort.postMessage({ ready: true, tid });
 
 function openFile(path) {
   try { return fs.openSync(path, flags); } catch (err) {
@@ -82,6 +77,19 @@ function run(job) {
     try { fs.closeSync(fd); } catch {}
   }
 }
+`;
+
+export const WORKER_SOURCE = String.raw`
+'use strict';
+const { parentPort, workerData } = require('node:worker_threads');
+const fs = require('node:fs');
+const os = require('node:os');
+const crypto = require('node:crypto');
+${HASH_JOB_SOURCE}
+if (workerData.nice) { try { os.setPriority(19); } catch {} }
+let tid = 0;
+try { tid = Number(fs.readlinkSync('/proc/thread-self').split('/').pop()); } catch {}
+parentPort.postMessage({ ready: true, tid });
 
 parentPort.on('message', (msg) => {
   parentPort.postMessage({ id: msg.id, results: msg.jobs.map(run) });

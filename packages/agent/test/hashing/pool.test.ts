@@ -33,10 +33,14 @@ t.test('three hashes agree with coreutils on generated and real files', async (t
   const all = [...generated, ...realBinaries()];
   const pool = await HashPool.create({ threads: 2, nice: true, log: pino({ level: 'silent' }) });
   t.teardown(() => pool.close());
-  // Two batches so both threads take part.
-  const half = Math.ceil(all.length / 2);
-  const res = ([] as HashResult[]).concat(...await Promise.all([all.slice(0, half), all.slice(half)]
+  t.equal(pool.threads, 1, 'two wanted: one thread, and the main thread stands in for the second');
+  t.equal(pool.size, 2);
+  // Four batches: the thread and the main thread both take part.
+  const quarter = Math.ceil(all.length / 4);
+  const batches = [0, 1, 2, 3].map((k) => all.slice(k * quarter, (k + 1) * quarter));
+  const res = ([] as HashResult[]).concat(...await Promise.all(batches
     .map((b) => pool.run(b.map((p) => ({ path: p, op: 'hash' as const, maxSize: 1 << 30 }))))));
+  t.ok(pool.batchesOnMain >= 1 && pool.batchesOnMain < 4, `main thread ran ${pool.batchesOnMain} of 4 batches`);
   const [s256, s1, m5] = [tool('sha256sum', all), tool('sha1sum', all), tool('md5sum', all)];
   res.forEach((r, i) => {
     if (!r.ok || r.op !== 'hash') { t.fail(`${all[i]} not hashed`); return; }
@@ -47,21 +51,27 @@ t.test('three hashes agree with coreutils on generated and real files', async (t
   });
 });
 
-t.test('head jobs, oversize files and missing files', async (t) => {
+t.test('head jobs, oversize files and missing files, in a thread and on the main thread', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'cw-pool-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const big = path.join(dir, 'big');
   writeFileSync(big, Buffer.alloc(10_000, 0x41));
-  const pool = await HashPool.create({ threads: 1, nice: false, log: pino({ level: 'silent' }) });
-  t.teardown(() => pool.close());
-  const [head, tooBig, missing, isDir] = await pool.run([
-    { path: big, op: 'head', maxSize: 100 },
-    { path: big, op: 'hash', maxSize: 100 },
-    { path: path.join(dir, 'nope'), op: 'hash', maxSize: 100 },
-    { path: dir, op: 'hash', maxSize: 100 },
-  ]);
-  t.ok(head?.ok && head.op === 'head' && head.head === 'A'.repeat(64) && head.tail === 'AAAA', 'head + tail');
-  t.match(tooBig, { ok: false, code: 'TOO_LARGE' });
-  t.match(missing, { ok: false, code: 'ENOENT' });
-  t.match(isDir, { ok: false, code: 'ENOTREG' });
+  const jobs = [
+    { path: big, op: 'head' as const, maxSize: 100 },
+    { path: big, op: 'hash' as const, maxSize: 100 },
+    { path: path.join(dir, 'nope'), op: 'hash' as const, maxSize: 100 },
+    { path: dir, op: 'hash' as const, maxSize: 100 },
+  ];
+  for (const threads of [1, 2]) {
+    const pool = await HashPool.create({ threads, nice: false, log: pino({ level: 'silent' }) });
+    t.teardown(() => pool.close());
+    const runs = await Promise.all([pool.run(jobs), pool.run(jobs)]);
+    t.equal(pool.batchesOnMain, threads === 1 ? 0 : 1, `${threads} wanted: main thread ran ${pool.batchesOnMain} batch(es)`);
+    for (const [head, tooBig, missing, isDir] of runs) {
+      t.ok(head?.ok && head.op === 'head' && head.head === 'A'.repeat(64) && head.tail === 'AAAA', 'head + tail');
+      t.match(tooBig, { ok: false, code: 'TOO_LARGE' });
+      t.match(missing, { ok: false, code: 'ENOENT' });
+      t.match(isDir, { ok: false, code: 'ENOTREG' });
+    }
+  }
 });
