@@ -20,7 +20,8 @@ import { AGENT_VERSION } from '../version.js';
 import type { AgentState, StateStore } from '../state.js';
 import { fetchPinnedCa, normalizeFingerprint, tlsServerName, tlsVerifyFailure } from './tls.js';
 import { postJson } from './http.js';
-import { instanceDigest, makeCsr } from './identity.js';
+import { instanceDigest } from './identity.js';
+import { makeCsr } from './csr.js';
 import type { Spool } from './spool.js';
 import { Session } from './session.js';
 

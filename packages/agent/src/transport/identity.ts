@@ -5,14 +5,11 @@
  * addresses. Only the SHA-256 of host id + those values leaves the host, never the raw id.
  * A state file copied to a second machine then presents the same host id with another
  * instance digest, which the collector flags instead of merging the two machines' data.
- *
- * Also: the client key + CSR for mutual TLS (node:crypto key, node-forge PKCS#10).
  */
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import forge from 'node-forge';
 
 async function firstFile(files: string[]): Promise<string | null> {
   for (const f of files) {
@@ -33,15 +30,4 @@ export async function instanceDigest(hostId: string, root?: string): Promise<str
     material = `host:${hostname ?? ''}|${macs.join(',')}`;
   }
   return createHash('sha256').update(`${hostId}\n${material}`).digest('hex');
-}
-
-/** A fresh RSA key and a CSR whose common name is the host id. */
-export function makeCsr(hostId: string): { keyPem: string; csrPem: string } {
-  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
-  const csr = forge.pki.createCertificationRequest();
-  csr.publicKey = forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }) as string);
-  csr.setSubject([{ name: 'commonName', value: hostId }]);
-  csr.sign(forge.pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey, forge.md.sha256.create());
-  return { keyPem, csrPem: forge.pki.certificationRequestToPem(csr) };
 }
