@@ -7,15 +7,18 @@
  * Threads are lowered to nice 19 and, when `ionice` exists, to the idle I/O class. On Linux both
  * are per thread, so this touches only hashing, never the agent's main thread.
  *
- * Caller runs: asked for N ≥ 2 threads, the pool starts N − 1 and lets the main thread take a
+ * Caller runs: asked for N threads, the pool starts N − 1 and lets the main thread take a
  * batch itself whenever every thread is busy. Each thread costs ~11 MB of resident memory (its
- * V8 isolate), which is what separates a full-speed scan from the 100 MB ceiling; the main
- * thread, meanwhile, mostly waits on the threads. A batch run on the main thread blocks its
- * event loop for the batch (≤ 8 MiB or 64 files: ~10 ms) — a ceiling (threads = 1) never uses it.
+ * V8 isolate), which is what separates a scan from the 100 MB ceiling; the main thread,
+ * meanwhile, mostly waits on the threads. A batch run on the main thread blocks its event loop
+ * for the batch (≤ 8 MiB or 64 files: ~20 ms at full speed). Under a CPU ceiling (N = 1) the
+ * main thread is the only hasher: it is then lowered to nice 19 and the idle I/O class for the
+ * pool's life, as the threads are (the service units already run the whole agent at nice 10).
  */
 import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { AgentError } from '../errors.js';
@@ -51,6 +54,8 @@ export class HashPool {
   /** The main thread's own hasher when it stands in for a thread; `mainBusy` while it runs one. */
   private mainRun: RunJob | null = null;
   private mainBusy = false;
+  /** Undoes lowerMainThread() (nice only; see there). */
+  private restoreNice: (() => void) | null = null;
   /** Batches the main thread ran itself. */
   batchesOnMain = 0;
 
@@ -63,8 +68,9 @@ export class HashPool {
     // and each thread's buffer is resident for the whole scan.
     const workerData = { chunk: opts.chunkBytes ?? 256 * 1024, nice: opts.nice };
     const wanted = Math.max(1, opts.threads);
-    const callerRuns = wanted >= 2 && opts.callerRuns !== false;
+    const callerRuns = opts.callerRuns !== false;
     if (callerRuns) pool.mainRun = compileJob(workerData.chunk);
+    if (callerRuns && wanted === 1 && opts.nice) pool.restoreNice = lowerMainThread(opts.log);
     await Promise.all(Array.from({ length: callerRuns ? wanted - 1 : wanted }, async () => {
       const worker = new Worker(WORKER_SOURCE, {
         eval: true, workerData,
@@ -101,6 +107,8 @@ export class HashPool {
     this.closed = true;
     for (const p of this.queue.splice(0)) p.reject(new AgentError('CW_SOURCE_FAILED', 'hash pool closed'));
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    this.restoreNice?.();
+    this.restoreNice = null;
   }
 
   private attach(worker: Worker): void {
@@ -151,6 +159,20 @@ function compileJob(chunk: number): RunJob {
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
   const make = new Function('fs', 'crypto', 'workerData', `${HASH_JOB_SOURCE}\nreturn run;`) as (f: typeof fs, c: typeof crypto, w: { chunk: number }) => RunJob;
   return make(fs, crypto, { chunk });
+}
+
+/**
+ * Nice 19 and the idle I/O class for the calling (main) thread: on Linux both are per thread
+ * (setpriority/ioprio_set on the thread id, which for the main thread is the pid). The nice
+ * value is put back when the pool closes where allowed (raising priority again needs
+ * CAP_SYS_NICE, which root has); the I/O class stays idle for the rest of the run.
+ */
+function lowerMainThread(log: Logger): (() => void) | null {
+  if (process.platform !== 'linux') return null;
+  let before: number;
+  try { before = os.getPriority(0); os.setPriority(0, 19); } catch (err) { log.debug({ err }, 'could not lower the main thread'); return null; }
+  idleIoClass(process.pid, log);
+  return () => { try { os.setPriority(0, before); } catch { /* not permitted: stays at 19 */ } };
 }
 
 /** `ionice -c3 -p TID`, best effort: absent on macOS/Windows and in minimal containers. */

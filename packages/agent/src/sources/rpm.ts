@@ -235,6 +235,12 @@ async function* readSqliteDb(ctx: ScanContext, dbPath: string): AsyncGenerator<I
  * running rpm), falling back to a copy when that fails (read-only mount of a WAL database).
  * Offline: always a copy, so the evidence tree is not touched.
  */
+/** Every page of Packages is read once: better-sqlite3's 16 MB default cache would only fill up. */
+function smallCache(db: Database.Database): Database.Database {
+  db.pragma('cache_size = -1024');
+  return db;
+}
+
 async function openDb(ctx: ScanContext, dbPath: string): Promise<{ db: Database.Database; cleanup(): Promise<void> }> {
   const real = await safeResolve(ctx, dbPath);
   if (real === null) throw new AgentError('CW_SOURCE_UNREADABLE', `${dbPath} vanished`);
@@ -242,7 +248,7 @@ async function openDb(ctx: ScanContext, dbPath: string): Promise<{ db: Database.
   const { default: SqliteDatabase } = await import('better-sqlite3');
   if (!ctx.offline) {
     try {
-      const db = new SqliteDatabase(real, { readonly: true, fileMustExist: true });
+      const db = smallCache(new SqliteDatabase(real, { readonly: true, fileMustExist: true }));
       db.prepare('SELECT count(*) FROM Packages').get();
       return { db, cleanup: async () => {} };
     } catch (err) {
@@ -256,7 +262,7 @@ async function openDb(ctx: ScanContext, dbPath: string): Promise<{ db: Database.
     // Committed transactions not yet checkpointed live in the WAL: copy it along.
     const wal = await safeResolve(ctx, `${dbPath}-wal`).catch(() => null);
     if (wal !== null && (await stat(wal).catch(() => null))?.isFile()) await copyFile(wal, path.join(tmp, 'rpmdb.sqlite-wal'));
-    const db = new SqliteDatabase(path.join(tmp, 'rpmdb.sqlite'), { readonly: true, fileMustExist: true });
+    const db = smallCache(new SqliteDatabase(path.join(tmp, 'rpmdb.sqlite'), { readonly: true, fileMustExist: true }));
     return { db, cleanup };
   } catch (err) {
     await cleanup();

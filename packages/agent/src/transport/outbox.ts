@@ -16,16 +16,22 @@ export interface SpooledScan { scanId: string; items: number; frames: number; la
 export async function spoolInventory(spool: Spool, items: AsyncIterable<InventoryItem>, mode: 'full' | 'delta' = 'full', removed?: () => string[]): Promise<SpooledScan> {
   const scanId = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
   let part = 0, total = 0, lastSeq = 0;
-  let chunk: InventoryItem[] = [];
+  // Items wait for their frame as the JSON they will be sent as, not as objects: serialised
+  // once (its length is the frame budget's measure anyway), and the objects die young instead
+  // of being promoted to the old generation while a frame fills.
+  let chunk: string[] = [];
   let chunkBytes = 0;
   const flush = async (final: boolean, gone?: string[]) => {
-    lastSeq = await spool.append({ v: PROTOCOL_VERSION, type: 'inventory', scan_id: scanId, mode, part: part++, final, items: chunk, ...(gone?.length ? { removed: gone } : {}) });
+    const head = { v: PROTOCOL_VERSION, type: 'inventory', scan_id: scanId, mode, part: part++, final };
+    const items = chunk.join(',');
+    const tail = gone?.length ? `,"removed":${JSON.stringify(gone)}` : '';
+    lastSeq = await spool.appendJson((seq) => `${JSON.stringify({ ...head, seq }).slice(0, -1)},"items":[${items}]${tail}}`);
     chunk = []; chunkBytes = 0;
   };
   for await (const item of items) {
-    const size = JSON.stringify(item).length;
-    if (chunk.length >= MAX_ITEMS_PER_FRAME || (chunk.length > 0 && chunkBytes + size > FRAME_TARGET_BYTES)) await flush(false);
-    chunk.push(item); chunkBytes += size; total++;
+    const json = JSON.stringify(item);
+    if (chunk.length >= MAX_ITEMS_PER_FRAME || (chunk.length > 0 && chunkBytes + json.length > FRAME_TARGET_BYTES)) await flush(false);
+    chunk.push(json); chunkBytes += json.length; total++;
   }
   const gone = mode === 'delta' && removed ? removed() : [];
   if (chunk.length > 0 && gone.length > 0) await flush(false);

@@ -108,14 +108,19 @@ export class Spool {
    * is full (see the size policy above). Resolves with the frame's sequence number.
    */
   append(frame: UnsequencedFrame): Promise<number> {
-    const p = this.writing.then(() => this.appendNow(frame));
+    return this.appendJson((seq) => JSON.stringify({ ...frame, seq }));
+  }
+
+  /** As append(), with the frame's JSON written by the caller for the sequence number given. */
+  appendJson(frameJson: (seq: number) => string): Promise<number> {
+    const p = this.writing.then(() => this.appendNow(frameJson));
     this.writing = p.catch(() => {});
     return p;
   }
 
-  private async appendNow(frame: UnsequencedFrame): Promise<number> {
+  private async appendNow(frameJson: (seq: number) => string): Promise<number> {
     const seq = this.lastSeq + 1;
-    const payload = Buffer.from(JSON.stringify({ ...frame, seq }));
+    const payload = Buffer.from(frameJson(seq));
     if (payload.length + HEADER > this.maxBytes) throw new AgentError('CW_TRANSPORT_SPOOL', `one batch of ${payload.length} bytes exceeds the spool size`);
     while (this.bytes + payload.length + HEADER > this.maxBytes && this.records.length > 0) {
       this.log?.warn({ bytes: this.bytes, max_bytes: this.maxBytes, pending: this.records.length }, 'spool full: scanning paused until the collector acknowledges');

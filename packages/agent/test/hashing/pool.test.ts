@@ -1,7 +1,7 @@
 // Spec: packages/agent/src/hashing/pool.ts — hashes must equal coreutils' sha256sum, sha1sum, md5sum.
 import { execFileSync } from 'node:child_process';
 import { lstatSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { pino } from 'pino';
@@ -66,7 +66,8 @@ t.test('head jobs, oversize files and missing files, in a thread and on the main
     const pool = await HashPool.create({ threads, nice: false, log: pino({ level: 'silent' }) });
     t.teardown(() => pool.close());
     const runs = await Promise.all([pool.run(jobs), pool.run(jobs)]);
-    t.equal(pool.batchesOnMain, threads === 1 ? 0 : 1, `${threads} wanted: main thread ran ${pool.batchesOnMain} batch(es)`);
+    t.equal(pool.threads, threads - 1, `${threads} wanted: ${threads - 1} thread(s) and the main thread`);
+    t.equal(pool.batchesOnMain, threads === 1 ? 2 : 1, `${threads} wanted: main thread ran ${pool.batchesOnMain} batch(es)`);
     for (const [head, tooBig, missing, isDir] of runs) {
       t.ok(head?.ok && head.op === 'head' && head.head === 'A'.repeat(64) && head.tail === 'AAAA', 'head + tail');
       t.match(tooBig, { ok: false, code: 'TOO_LARGE' });
@@ -74,4 +75,18 @@ t.test('head jobs, oversize files and missing files, in a thread and on the main
       t.match(isDir, { ok: false, code: 'ENOTREG' });
     }
   }
+});
+
+t.test('under a ceiling the main thread hashes alone, lowered to nice 19 while the pool lives', { skip: process.platform !== 'linux' }, async (t) => {
+  const before = os.getPriority(0);
+  const pool = await HashPool.create({ threads: 1, nice: true, log: pino({ level: 'silent' }) });
+  t.equal(pool.threads, 0, 'no hashing thread started');
+  t.equal(os.getPriority(0), 19, 'main thread lowered');
+  t.equal(os.getPriority(process.pid), 19, 'the main thread is the pid on Linux');
+  const [r] = await pool.run([{ path: '/etc/hostname', op: 'hash', maxSize: 1 << 20 }]);
+  t.match(r, { ok: true, op: 'hash' });
+  await pool.close();
+  // Raising priority back needs CAP_SYS_NICE: root gets its nice value back, others stay at 19.
+  t.equal(os.getPriority(0), process.getuid?.() === 0 ? before : 19, 'nice value after close');
+  if (process.getuid?.() === 0) os.setPriority(0, before);
 });
