@@ -8,6 +8,7 @@
 import { createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { AgentError } from '../errors.js';
 import { OID_EKU_CODE_SIGNING, type Cert } from './x509.js';
+import { pemWrap } from '../pem.js';
 
 export type Container = 'pem' | 'der' | 'pkcs7' | 'pkcs12' | 'pvk' | 'jks' | 'jceks' | 'openssh';
 
@@ -85,11 +86,6 @@ export function keyFacts(der: Buffer, type: 'pkcs8' | 'pkcs1' | 'sec1', dsa = fa
   const out: FoundKey = { encrypted: false, publicKeySha256: spkiSha256(createPublicKey(key)) };
   if (key.asymmetricKeyType) out.algorithm = key.asymmetricKeyType;
   return out;
-}
-
-function pemWrap(type: string, der: Buffer): string {
-  const b64 = der.toString('base64').replace(/.{64}/g, '$&\n');
-  return `-----BEGIN ${type}-----\n${b64}\n-----END ${type}-----\n`;
 }
 
 /** A DER private key in any of the three encodings, or null when it is none of them. */

@@ -7,6 +7,7 @@
  * its 100 MB budget. Checked by `openssl req -verify` and by the collector signing it.
  */
 import { generateKeyPairSync, sign } from 'node:crypto';
+import { pemWrap } from '../pem.js';
 
 /** DER length octets: short form below 128, else 0x80|n followed by n big-endian bytes. */
 function derLength(n: number): Buffer {
@@ -34,8 +35,7 @@ export function buildCsr(commonName: string, publicKeyDer: Buffer, signInfo: (in
   const info = tlv(SEQUENCE, tlv(INTEGER, Buffer.from([0])), subject, publicKeyDer, tlv(CONTEXT_0));
   const algorithm = tlv(SEQUENCE, OID_SHA256_RSA, tlv(NULL));
   const der = tlv(SEQUENCE, info, algorithm, tlv(BIT_STRING, Buffer.from([0]), signInfo(info)));
-  const b64 = der.toString('base64').replace(/.{1,64}/g, '$&\n');
-  return `-----BEGIN CERTIFICATE REQUEST-----\n${b64}-----END CERTIFICATE REQUEST-----\n`;
+  return pemWrap('CERTIFICATE REQUEST', der);
 }
 
 /** A fresh RSA key and a CSR whose common name is the host id. */

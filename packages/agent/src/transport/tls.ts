@@ -7,14 +7,10 @@
 import tls from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { AgentError } from '../errors.js';
+import { pemWrap } from '../pem.js';
 
 export function normalizeFingerprint(fp: string): string {
   return fp.replace(/^sha256[:=]/i, '').replace(/[^0-9a-fA-F]/g, '').toLowerCase();
-}
-
-function derToPem(der: Buffer): string {
-  const b64 = der.toString('base64').match(/.{1,64}/g)!.join('\n');
-  return `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`;
 }
 
 /**
@@ -43,7 +39,7 @@ export async function fetchPinnedCa(host: string, port: number, pin: string, tim
     if (leaf.fingerprint256 !== ca.fingerprint256 && !(leaf.checkIssued(ca) && leaf.verify(ca.publicKey))) {
       throw new AgentError('CW_TRANSPORT_TLS_PIN', 'server certificate is not signed by the pinned CA');
     }
-    return derToPem(c.raw);
+    return pemWrap('CERTIFICATE', c.raw);
   }
   throw new AgentError('CW_TRANSPORT_TLS_PIN', `collector CA fingerprint does not match the pin ${want.slice(0, 16)}…; refusing to connect`);
 }
