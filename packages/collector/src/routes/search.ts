@@ -9,7 +9,7 @@ import Type from 'typebox';
 import { ApiError, normalizeHex, normalizeSerial, normalizeSoftwareName } from '@chainwatch/shared';
 import type { CollectorService } from '../service.js';
 import { requireRole } from '../plugins/auth.js';
-import { searchByKey, versionSummary, type SearchResult } from '../store/search.js';
+import { searchByKey, searchWithVersions, type SearchResult } from '../store/search.js';
 import { compareVersions, parseRange, satisfies } from '../match/version.js';
 import { Errors } from '../errors.js';
 
@@ -52,8 +52,7 @@ export const searchRoutes: FastifyPluginAsyncTypebox<{ svc: CollectorService }> 
       if (version !== undefined && v !== version && compareVersions(v, version, 'auto', src) !== 0) return false;
       return range === undefined || satisfies(v, range, 'auto', src);
     };
-    const r = searchByKey(db, `sw:${norm}`, { includeRemoved: include_removed, limit, keep });
-    return { ...r, versions: versionSummary(r) };
+    return searchWithVersions(db, `sw:${norm}`, { includeRemoved: include_removed, limit, keep });
   });
 
   app.get('/search/files', {

@@ -4,6 +4,26 @@
 import t from 'tap';
 import { harness, software, file, sha, signature, cert, certificate } from '../fixtures/harness.js';
 
+t.test('search pages by hostname; totals and version counts cover every hit, not only the page', async (t) => {
+  const h = await harness(t);
+  const names = ['echo', 'delta', 'alpha', 'charlie', 'bravo'];
+  names.forEach((n, i) => {
+    h.host(String(i), n);
+    // bravo holds one version twice (two sources): it counts once for that version.
+    h.scan(String(i), n === 'bravo' ? [software('Agent', '2.0'), software('Agent', '2.0', 'npm')] : [software('Agent', i < 2 ? '1.0' : '2.0')]);
+  });
+  const r = await h.call('viewer', 'GET', '/api/v1/search/software?name=agent&limit=2');
+  t.equal(r.status, 200, r.body);
+  t.same(r.json.hosts.map((x: any) => x.hostname), ['alpha', 'bravo'], 'first page, by hostname');
+  t.equal(r.json.hosts[1].items.length, 2, 'a host on the page lists every matching item');
+  t.same([r.json.total_hosts, r.json.total_items, r.json.truncated], [5, 6, true]);
+  t.same(r.json.versions, [{ version: '2.0', hosts: 3 }, { version: '1.0', hosts: 2 }], 'versions over all five hosts');
+  const all = await h.call('viewer', 'GET', '/api/v1/search/software?name=agent&limit=5');
+  t.same([all.json.hosts.length, all.json.truncated], [5, false]);
+  const none = await h.call('viewer', 'GET', '/api/v1/search/software?name=absent');
+  t.same([none.json.hosts, none.json.total_hosts, none.json.truncated, none.json.versions], [[], 0, false, []]);
+});
+
 t.test('search software, files and certificates', async (t) => {
   const h = await harness(t);
   const c = cert('Trading Technologies', '0A:1B');
