@@ -70,8 +70,9 @@ export class InventoryStore {
         AND item IN (SELECT it.id FROM json_each(@keys) k JOIN items it ON it.ikey = k.value)
         AND item NOT IN (SELECT value FROM json_each(@ids))`),
       confirmPresent: db.prepare('UPDATE host_nums SET confirmed_at = ? WHERE num = ?'),
+      // From the host's open alerts (few) to their pairs by primary key: not a pass over the host's whole inventory per frame.
       markAlertsRemoved: db.prepare(`UPDATE alerts SET item_removed = 1 WHERE host_id = ? AND item_removed = 0
-        AND item_id IN (SELECT item FROM host_inv WHERE host = ? AND removed_at IS NOT NULL)`),
+        AND EXISTS (SELECT 1 FROM host_inv WHERE host = ? AND item = alerts.item_id AND removed_at IS NOT NULL)`),
       hostFacts: db.prepare('UPDATE hosts SET hostname = ?, os = ?, agent_version = ? WHERE id = ?'),
       hostSeen: db.prepare('UPDATE hosts SET last_seq = ?, last_seen = ? WHERE id = ?'),
       nextBoundary: db.prepare(`SELECT min(t) FROM (SELECT valid_from AS t FROM indicators WHERE retired_at IS NULL AND valid_from > @now
