@@ -142,3 +142,5 @@ process.on('message', (m: { type: 'init'; config: WorkerConfig } | { type: 'phas
   })();
 });
 process.on('disconnect', () => process.exit(0));
+// An orderly exit on the coordinator's stop, so exit hooks run (--cpu-prof writes its profile then).
+process.on('SIGTERM', () => process.exit(0));
