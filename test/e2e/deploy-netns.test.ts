@@ -76,4 +76,7 @@ else await t.test('one-line install in one namespace, collector in another', asy
   const metrics = await inNs(net.a, `curl -fsS --cacert ${ca} ${col.url}/metrics`);
   t.match(metrics.stdout, /chainwatch_ingest_batches_total [1-9]/, 'metrics count the ingested batches');
   t.match(metrics.stdout, /chainwatch_install_downloads_total\{kind="deb"\} [1-9]/);
+  const rss = Number(/chainwatch_process_memory_bytes\{kind="rss"\} (\d+)/.exec(metrics.stdout)?.[1]);
+  const heap = Number(/chainwatch_process_memory_bytes\{kind="heap_used"\} (\d+)/.exec(metrics.stdout)?.[1]);
+  t.ok(rss > heap && heap > 1e6, `memory by kind: rss ${rss}, heap_used ${heap}`);
 });

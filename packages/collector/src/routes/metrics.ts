@@ -30,6 +30,13 @@ function registerGauges(m: Metrics, svc: CollectorService, connected: () => numb
     .map((r) => ({ labels: { status: r.status }, v: r.n })));
   m.gauge('chainwatch_indicators_active', 'Indicators not retired', count('SELECT count(*) FROM indicators WHERE retired_at IS NULL'));
   m.gauge('chainwatch_db_size_bytes', 'Database file plus WAL, bytes', () => dbSizeBytes(svc));
+  // Where memory goes (rss is the whole process; heap is the main thread's JavaScript heap; external
+  // and array_buffers are Buffers and zlib/TLS memory that JavaScript objects hold).
+  m.gauge('chainwatch_process_memory_bytes', 'Process memory by kind, bytes', () => {
+    const u = process.memoryUsage();
+    return [['rss', u.rss], ['heap_used', u.heapUsed], ['heap_total', u.heapTotal], ['external', u.external], ['array_buffers', u.arrayBuffers]]
+      .map(([kind, v]) => ({ labels: { kind: kind as string }, v: v as number }));
+  });
 }
 
 export const metricsRoutes: FastifyPluginAsync<{ svc: CollectorService; connected: () => number; registry?: Metrics }> = async (app, opts) => {
