@@ -55,6 +55,11 @@ t.test('pinning, operator certificates, insecure, modes, secrets never logged', 
   t.equal(op.fingerprint, made.fingerprint, 'operator chain: fingerprint of its CA printed');
   const opRun = await runAgent(['run', '--once', '--collector', op.url, '--enroll-secret', op.secret, '--ca-file', path.join(tlsDir, 'ca.pem'), '--root', root, '--state-dir', path.join(dir, 's-op'), '--no-hash']);
   t.equal(opRun.code, 0, opRun.stderr);
+  // The CA file is read on each run, not kept: without it the host's CA store judges, and the error says what to give.
+  const noCa = await runAgent(['run', '--once', '--collector', op.url, '--root', root, '--state-dir', path.join(dir, 's-op'), '--no-hash']);
+  t.equal(noCa.code, 1, 'enrolled with --ca-file, run without it: refused');
+  t.match(noCa.stderr, /CW_TRANSPORT_TLS_PIN: .*not trusted by this host's CA store.*no collector CA is pinned.*--ca-file/, 'saying nothing is pinned and how to give a CA');
+  t.notMatch(noCa.stderr, /pinned CA \(/, 'not blaming a pin that does not exist');
 
   const plain = await startCollector({ dir: path.join(dir, 'plain'), insecure: true });
   t.teardown(() => plain.stop());

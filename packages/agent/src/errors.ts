@@ -21,7 +21,7 @@ export const AgentErrors = {
   CW_REG_QUERY_FAILED: 'reg.exe query failed or timed out',
   // --- transport ---
   CW_TRANSPORT_CONNECT: 'could not connect to the collector',
-  CW_TRANSPORT_TLS_PIN: 'the collector\'s CA does not match the pinned fingerprint',
+  CW_TRANSPORT_TLS_PIN: 'the collector\'s certificate fails verification: not from the pinned CA, or (none pinned) not trusted by the host\'s CA store',
   CW_TRANSPORT_ENROLL: 'enrollment was refused',
   CW_TRANSPORT_REJECTED: 'the collector rejected a frame',
   CW_TRANSPORT_TIMEOUT: 'the collector did not acknowledge in time',

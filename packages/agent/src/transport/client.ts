@@ -96,7 +96,7 @@ export class CollectorClient {
     try {
       return await postJson({ url: this.base, ca: this.ca, auth, clientCert: this.clientCert() }, path, body);
     } catch (err) {
-      throw tlsVerifyFailure(err) ?? new AgentError('CW_TRANSPORT_CONNECT', `${this.base.origin}: ${(err as Error).message}`);
+      throw tlsVerifyFailure(err, this.ca !== undefined) ?? new AgentError('CW_TRANSPORT_CONNECT', `${this.base.origin}: ${(err as Error).message}`);
     }
   }
 
@@ -153,7 +153,7 @@ export class CollectorClient {
       handshakeTimeout: 15_000,
       ...(url.protocol === 'wss:' ? { ca: this.ca, servername: tlsServerName(url.hostname), rejectUnauthorized: true, ...(cc ?? {}) } : {}),
     });
-    const session = new Session(ws, spool, this.opts.log, { ackTimeoutMs: this.opts.ackTimeoutMs ?? 120_000, window: this.opts.window ?? 8 });
+    const session = new Session(ws, spool, this.opts.log, { ackTimeoutMs: this.opts.ackTimeoutMs ?? 120_000, window: this.opts.window ?? 8, caPinned: this.ca !== undefined });
     await session.opened();
     return session;
   }

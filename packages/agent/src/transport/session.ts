@@ -12,7 +12,12 @@ import { AgentError } from '../errors.js';
 import type { Spool } from './spool.js';
 import { tlsVerifyFailure } from './tls.js';
 
-export interface SessionOptions { ackTimeoutMs: number; window: number }
+export interface SessionOptions {
+  ackTimeoutMs: number;
+  window: number;
+  /** Whether a collector CA was given or pinned (how a certificate failure is explained). */
+  caPinned: boolean;
+}
 
 /** Unsent bytes in the socket beyond which we wait: the collector is reading slowly. */
 const HIGH_WATER = 4 * 1024 * 1024;
@@ -50,7 +55,7 @@ export class Session {
           rejectWelcome(err); this.shutdown(); resolve(err);
         });
       });
-      ws.on('error', (err) => { const e = tlsVerifyFailure(err) ?? new AgentError('CW_TRANSPORT_CONNECT', err.message); rejectWelcome(e); this.shutdown(); resolve(e); });
+      ws.on('error', (err) => { const e = tlsVerifyFailure(err, this.opts.caPinned) ?? new AgentError('CW_TRANSPORT_CONNECT', err.message); rejectWelcome(e); this.shutdown(); resolve(e); });
       ws.on('close', (code, reason) => {
         const e = new AgentError('CW_TRANSPORT_CONNECT', `connection closed (${code} ${reason.toString().slice(0, 200)})`);
         rejectWelcome(e); this.shutdown(); resolve(e);

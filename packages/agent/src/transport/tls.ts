@@ -54,9 +54,15 @@ const TLS_VERIFY_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME|UNABLE_TO_GE
 /**
  * A certificate-verification failure is not a network blip: retrying cannot fix it and it may
  * be an impostor. Turns such errors into CW_TRANSPORT_TLS_PIN (fatal); others → null.
+ * `pinned` says whether a CA was given (--ca-file, --ca-fingerprint, or one pinned on an earlier
+ * run): without one the host's CA store judged, and the message says how to give one.
  */
-export function tlsVerifyFailure(err: unknown): AgentError | null {
+export function tlsVerifyFailure(err: unknown, pinned: boolean): AgentError | null {
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code !== 'string' || !TLS_VERIFY_CODES.test(code)) return null;
+  if (!pinned) {
+    return new AgentError('CW_TRANSPORT_TLS_PIN', `the collector's certificate is not trusted by this host's CA store (${code}) and no collector CA is pinned; `
+      + 'refusing to connect. Give --ca-fingerprint (kept in the agent state after the first connection) or --ca-file (read on every run, not kept)');
+  }
   return new AgentError('CW_TRANSPORT_TLS_PIN', `the collector's certificate is not issued by the pinned CA (${code}); refusing to connect`);
 }
