@@ -8,9 +8,7 @@
 import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { canonicalJson, type InventoryItem } from '@chainwatch/shared';
-
-/** SQLite page cache of each schema (main, temp), KiB. */
-const CACHE_KIB = 1024;
+import { smallPageCache } from './sqlite-cache.js';
 
 export interface DeltaScan {
   /** Items new or changed since the baseline (host facts always pass); in a full scan, use every item. */
@@ -34,12 +32,10 @@ export class DeltaStore {
   constructor(file: string) {
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
-    // better-sqlite3 builds SQLite with a 16 MB page cache per schema: the scan's temp table and
-    // the baseline lookups grew both toward the inventory's size (~25 MB resident for 110k items,
-    // the difference between a service scan and the 100 MB ceiling). Lookups and inserts are
-    // one page each; the OS page cache holds the file anyway.
-    this.db.pragma(`cache_size = -${CACHE_KIB}`);
-    this.db.pragma(`temp.cache_size = -${CACHE_KIB}`);
+    // With the default cache the scan's temp table and the baseline lookups both grew toward the
+    // inventory's size (~25 MB resident for 110k items, the difference between a service scan
+    // and the 100 MB ceiling).
+    smallPageCache(this.db, ['main', 'temp']);
     this.db.exec(`CREATE TABLE IF NOT EXISTS delivered (key TEXT PRIMARY KEY, digest BLOB NOT NULL) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT);`);
   }

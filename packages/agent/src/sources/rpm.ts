@@ -28,6 +28,7 @@ import { safeResolve, safeStatKind } from './fs-safe.js';
 import { disambiguateKeys, isoFromUnix, softwareItem } from './software-keys.js';
 import type { ScanContext, Source } from './types.js';
 import { errorItem, errorItemFrom } from './util.js';
+import { smallPageCache } from '../sqlite-cache.js';
 
 const ID = 'rpm';
 /** Where rpm keeps its database, newest layout first (Fedora ≥ 36 links var/lib/rpm to it). */
@@ -235,11 +236,6 @@ async function* readSqliteDb(ctx: ScanContext, dbPath: string): AsyncGenerator<I
  * running rpm), falling back to a copy when that fails (read-only mount of a WAL database).
  * Offline: always a copy, so the evidence tree is not touched.
  */
-/** Every page of Packages is read once: better-sqlite3's 16 MB default cache would only fill up. */
-function smallCache(db: Database.Database): Database.Database {
-  db.pragma('cache_size = -1024');
-  return db;
-}
 
 async function openDb(ctx: ScanContext, dbPath: string): Promise<{ db: Database.Database; cleanup(): Promise<void> }> {
   const real = await safeResolve(ctx, dbPath);
@@ -248,7 +244,7 @@ async function openDb(ctx: ScanContext, dbPath: string): Promise<{ db: Database.
   const { default: SqliteDatabase } = await import('better-sqlite3');
   if (!ctx.offline) {
     try {
-      const db = smallCache(new SqliteDatabase(real, { readonly: true, fileMustExist: true }));
+      const db = smallPageCache(new SqliteDatabase(real, { readonly: true, fileMustExist: true }));
       db.prepare('SELECT count(*) FROM Packages').get();
       return { db, cleanup: async () => {} };
     } catch (err) {
@@ -262,7 +258,7 @@ async function openDb(ctx: ScanContext, dbPath: string): Promise<{ db: Database.
     // Committed transactions not yet checkpointed live in the WAL: copy it along.
     const wal = await safeResolve(ctx, `${dbPath}-wal`).catch(() => null);
     if (wal !== null && (await stat(wal).catch(() => null))?.isFile()) await copyFile(wal, path.join(tmp, 'rpmdb.sqlite-wal'));
-    const db = smallCache(new SqliteDatabase(path.join(tmp, 'rpmdb.sqlite'), { readonly: true, fileMustExist: true }));
+    const db = smallPageCache(new SqliteDatabase(path.join(tmp, 'rpmdb.sqlite'), { readonly: true, fileMustExist: true }));
     return { db, cleanup };
   } catch (err) {
     await cleanup();
