@@ -8,8 +8,12 @@ import { canonicalJson, type InventoryFrame, type InventoryItem, type HostItem }
 import type { Matcher, CompiledIndicator } from '../match/engine.js';
 import { itemKeys } from '../match/keys.js';
 import type { DB } from './db.js';
+import { pruneBefore } from './prune.js';
 
 export interface BatchResult { applied: boolean; items: number; alerts: number; removed: number }
+
+/** A host's host_nums row: its integer number, current scan (id and number) and current host item. */
+interface HostRow { num: number; scan_id: string | null; scan: number; host_item: number | null }
 
 /**
  * Whether two items have the same content, i.e. the same canonicalJson (and digest): same
@@ -47,8 +51,10 @@ export class InventoryStore {
     if (!db.memory) db.pragma('wal_autocheckpoint = 16384');
     this.q = {
       hostSeq: db.prepare('SELECT last_seq FROM hosts WHERE id = ?').pluck(),
-      hostNum: db.prepare('SELECT num, scan_id, scan FROM host_nums WHERE host_id = ?'),
-      addHostNum: db.prepare('INSERT INTO host_nums (host_id) VALUES (?) RETURNING num, scan_id, scan'),
+      hostNum: db.prepare('SELECT num, scan_id, scan, host_item FROM host_nums WHERE host_id = ?'),
+      addHostNum: db.prepare('INSERT INTO host_nums (host_id) VALUES (?) RETURNING num, scan_id, scan, host_item'),
+      setHostItem: db.prepare('UPDATE host_nums SET host_item = ? WHERE num = ?'),
+      removePair: db.prepare(`UPDATE host_inv SET removed_at = @ts, last_seen = ${LAST_KNOWN} WHERE host = @host AND item = @item AND removed_at IS NULL`),
       setScan: db.prepare('UPDATE host_nums SET scan_id = ?, scan = ? WHERE num = ?'),
       itemByDigest: db.prepare('SELECT id FROM items WHERE digest = ?').pluck(),
       insertItem: db.prepare('INSERT INTO items (digest, kind, ikey, data) VALUES (?, ?, ?, ?)'),
@@ -107,17 +113,22 @@ export class InventoryStore {
   /** The service calls this whenever indicators were added to or changed in the live matcher. */
   matcherChanged(): void { this.matchCacheOf = null; }
 
-  /** host id → [num, current scan id, current scan number]; rows are created on first ingest. */
-  private readonly hosts = new Map<string, [number, string | null, number]>();
+  /** host id → its host_nums row; rows are created on first ingest. */
+  private readonly hosts = new Map<string, HostRow>();
 
-  /** The stored id of an item, inserting it (and its lookup keys) when new. */
-  private itemId(item: InventoryItem): number {
-    const variants = this.idCache.get(item.key);
+  /**
+   * The stored id of an item, inserting it (and its lookup keys) when new. Host items are cached
+   * per host: every host has its own under the one key `host`, so a shared list would be compared
+   * against the whole fleet's.
+   */
+  private itemId(item: InventoryItem, hostId: string): number {
+    const cacheKey = item.kind === 'host' ? `host\0${hostId}` : item.key;
+    const variants = this.idCache.get(cacheKey);
     if (variants) for (const [seen, id] of variants) if (sameItem(seen, item)) return id;
     const id = this.resolveItem(item);
     if (this.idCacheSize >= InventoryStore.ID_CACHE_MAX) { this.idCache.clear(); this.idCacheSize = 0; }
-    const list = this.idCache.get(item.key);
-    if (list) list.push([item, id]); else this.idCache.set(item.key, [[item, id]]);
+    const list = this.idCache.get(cacheKey);
+    if (list) list.push([item, id]); else this.idCache.set(cacheKey, [[item, id]]);
     this.idCacheSize++;
     return id;
   }
@@ -153,19 +164,31 @@ export class InventoryStore {
     this.matchCacheUntil = next ? Date.parse(next) : Infinity;
   }
 
-  /** The host's integer number and the scan number of `scanId` (a new scan id starts the next number). */
-  private hostScan(hostId: string, scanId: string): [num: number, scan: number] {
+  /** The host's row, with `scanId` as its current scan (a new scan id starts the next scan number). */
+  private hostScan(hostId: string, scanId: string): HostRow {
     let h = this.hosts.get(hostId);
     if (!h) {
-      const r = (this.q.hostNum.get(hostId) ?? this.q.addHostNum.get(hostId)) as { num: number; scan_id: string | null; scan: number };
-      h = [r.num, r.scan_id, r.scan];
+      h = (this.q.hostNum.get(hostId) ?? this.q.addHostNum.get(hostId)) as HostRow;
       this.hosts.set(hostId, h);
     }
-    if (h[1] !== scanId) {
-      h[1] = scanId; h[2]++;
-      this.q.setScan.run(scanId, h[2], h[0]);
+    if (h.scan_id !== scanId) {
+      h.scan_id = scanId; h.scan++;
+      this.q.setScan.run(scanId, h.scan, h.num);
     }
-    return [h[0], h[2]];
+    return h;
+  }
+
+  /**
+   * The frame's host item becomes the host's current one. A delta retires the previous one here,
+   * by id (the key-based replacement skips host items: their key is shared by every host); a
+   * full scan's end removes it anyway, with everything else it did not see.
+   */
+  private setHostItem(h: HostRow, id: number, delta: boolean, ts: string): number {
+    if (h.host_item === id) return 0;
+    const old = h.host_item;
+    h.host_item = id;
+    this.q.setHostItem.run(id, h.num);
+    return delta && old !== null ? this.q.removePair.run({ ts, host: h.num, item: old }).changes : 0;
   }
 
   /** Applies a batch at most once (idempotent on host + seq). */
@@ -185,15 +208,21 @@ export class InventoryStore {
     const lastSeq = this.q.hostSeq.get(hostId) as number | undefined;
     if (lastSeq === undefined || frame.seq <= lastSeq) return { applied: false, items: 0, alerts: 0, removed: 0 };
     const ts = now.toISOString();
-    const [num, scan] = this.hostScan(hostId, frame.scan_id);
+    const h = this.hostScan(hostId, frame.scan_id);
+    const { num, scan } = h, delta = frame.mode === 'delta';
     const ids = new Array<number>(frame.items.length);
-    for (let i = 0; i < frame.items.length; i++) ids[i] = this.itemId(frame.items[i]!);
+    const keys: string[] = [];
+    let removed = 0;
+    for (let i = 0; i < frame.items.length; i++) {
+      const item = frame.items[i]!;
+      ids[i] = this.itemId(item, hostId);
+      if (item.kind === 'host') removed += this.setHostItem(h, ids[i]!, delta, ts); else keys.push(item.key);
+    }
     const idList = `[${Float64Array.from(ids).sort().join(',')}]`;
     this.q.upsertPairs.run(num, ts, ts, scan, idList);
     const alerts = this.alertsFor(hostId, num, frame.items, ids, matcher, now);
-    let removed = 0;
-    if (frame.mode === 'delta') {
-      if (ids.length) removed += this.q.replaceOlder.run({ ts, host: num, keys: JSON.stringify(frame.items.map((i) => i.key)), ids: idList }).changes;
+    if (delta) {
+      if (keys.length) removed += this.q.replaceOlder.run({ ts, host: num, keys: JSON.stringify(keys), ids: idList }).changes;
       for (const key of frame.removed ?? []) removed += this.q.removeByKey.run({ ts, host: num, key }).changes;
     }
     if (frame.mode === 'full' && frame.final) removed += this.q.removeNotSeen.run({ ts, host: num, scan }).changes;
@@ -220,33 +249,12 @@ export class InventoryStore {
     return alerts;
   }
 
-  /**
-   * Retention: drops host pairs removed before `before`, then items no host holds and no alert
-   * points at, with their lookup keys (deleted by primary key, recomputed from the item).
-   * Batched so ingest never waits long for the write lock.
-   */
-  prune(before: Date, batch = 5000): { hostItems: number; items: number } {
-    const cutoff = before.toISOString();
-    let hostItems = 0, items = 0;
-    for (;;) {
-      const n = this.db.prepare(`DELETE FROM host_inv WHERE (host, item) IN (SELECT host, item FROM host_inv WHERE removed_at IS NOT NULL AND removed_at < ? LIMIT ?)`).run(cutoff, batch).changes;
-      hostItems += n;
-      if (n < batch) break;
-    }
-    this.idCache.clear(); this.idCacheSize = 0; this.matchCache.clear();
-    const orphans = this.db.prepare(`SELECT id, data FROM items it WHERE NOT EXISTS (SELECT 1 FROM host_inv hi WHERE hi.item = it.id)
-      AND it.id NOT IN (SELECT item_id FROM alerts)`).raw().all() as Array<[number, string]>;
-    const delKey = this.db.prepare('DELETE FROM item_keys WHERE value = ? AND item_id = ?');
-    const delItem = this.db.prepare('DELETE FROM items WHERE id = ?');
-    for (let i = 0; i < orphans.length; i += batch) {
-      this.db.transaction(() => {
-        for (const [id, data] of orphans.slice(i, i + batch)) {
-          for (const k of itemKeys(JSON.parse(data) as InventoryItem)) delKey.run(k, id);
-          items += delItem.run(id).changes;
-        }
-      })();
-    }
-    return { hostItems, items };
+  /** Retention (store/prune.ts), then forgets cached item ids: pruned items may come back as new rows. */
+  prune(before: Date): { hostItems: number; items: number } {
+    try {
+      const r = pruneBefore(this.db, before);
+      return { hostItems: r.hostItems, items: r.items };
+    } finally { this.forgetCaches(); }
   }
 
   private updateHostFacts(hostId: string, h: HostItem): void {

@@ -1,40 +1,61 @@
 /**
- * Retention: forgets inventory that left hosts long ago. A host pair (host_inv, migration 4) with removed_at older
- * than the cutoff is deleted; then items no host holds and no alert points at (alerts keep
- * their evidence), and the lookup keys of those items. Deletions run in short transactions
+ * Retention: forgets inventory that left hosts long ago. A host pair (host_inv, migration 4) with
+ * removed_at older than the cutoff is deleted; then, among the items of the deleted pairs, those
+ * no host holds any more and no alert points at (alerts keep their evidence), with their lookup
+ * keys. Only the deleted pairs' items are checked — by item, bucket by bucket
+ * (store/host-buckets.ts) — not every stored item. Deletions run in short transactions
  * (PRUNE_BATCH rows) so a running collector's ingest waits milliseconds, not the whole prune.
- * Reusable by the running collector: pruneInventory(db, { retentionDays }) has no CLI in it.
+ * One implementation for the CLI (`prune`) and the running collector (InventoryStore.prune).
  */
+import type { InventoryItem } from '@chainwatch/shared';
+import { itemKeys } from '../match/keys.js';
 import type { DB } from './db.js';
+import { pairsOfItem } from './host-buckets.js';
 
 export interface PruneResult { hostItems: number; items: number; itemKeys: number; cutoff: string; ms: number }
 
 export const PRUNE_BATCH = 5000;
 
 export function pruneInventory(db: DB, opts: { retentionDays: number; now?: Date; dryRun?: boolean }): PruneResult {
+  const cutoff = new Date((opts.now ?? new Date()).getTime() - opts.retentionDays * 86400_000);
+  return pruneBefore(db, cutoff, opts.dryRun ?? false);
+}
+
+/** Prunes pairs removed before `cutoff`; a dry run counts what would go (items included) and changes nothing. */
+export function pruneBefore(db: DB, cutoff: Date, dryRun = false): PruneResult {
   const t0 = Date.now();
-  const cutoff = new Date((opts.now ?? new Date()).getTime() - opts.retentionDays * 86400_000).toISOString();
-  const removed = db.prepare('SELECT host, item FROM host_inv WHERE removed_at IS NOT NULL AND removed_at < ?').raw().all(cutoff) as Array<[number, number]>;
-  const orphanSql = `SELECT id FROM items i WHERE NOT EXISTS (SELECT 1 FROM host_inv h WHERE h.item = i.id)
-                     AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.item_id = i.id)`;
-  if (opts.dryRun) {
-    // Items that would become orphans are not counted here: that needs the deletes first.
-    return { hostItems: removed.length, items: (db.prepare(orphanSql).pluck().all() as number[]).length, itemKeys: 0, cutoff, ms: Date.now() - t0 };
+  const ts = cutoff.toISOString();
+  const removed = db.prepare('SELECT host, item FROM host_inv WHERE removed_at IS NOT NULL AND removed_at < ?').raw().all(ts) as Array<[number, number]>;
+  const candidates = JSON.stringify([...new Set(removed.map(([, item]) => item))]);
+  // Items that keep no pair once the old ones are gone: the same question before (dry run) and after the deletes.
+  const orphansSql = `SELECT c.value FROM json_each(?) c WHERE c.value NOT IN (SELECT item_id FROM alerts)
+    AND NOT EXISTS (SELECT 1 FROM host_inv hi WHERE ${pairsOfItem('hi', '= c.value')} AND (hi.removed_at IS NULL OR hi.removed_at >= ?))`;
+  if (dryRun) {
+    const items = (db.prepare(orphansSql).pluck().all(candidates, ts) as number[]).length;
+    return { hostItems: removed.length, items, itemKeys: 0, cutoff: ts, ms: Date.now() - t0 };
   }
-  const delHostItem = db.prepare('DELETE FROM host_inv WHERE host = ? AND item = ?');
+  const delPair = db.prepare('DELETE FROM host_inv WHERE host = ? AND item = ?');
   let hostItems = 0;
   for (let i = 0; i < removed.length; i += PRUNE_BATCH) {
     const slice = removed.slice(i, i + PRUNE_BATCH);
-    db.transaction(() => { for (const [h, it] of slice) hostItems += delHostItem.run(h, it).changes; })();
+    db.transaction(() => { for (const [h, it] of slice) hostItems += delPair.run(h, it).changes; })();
   }
-  const orphans = db.prepare(orphanSql).pluck().all() as number[];
+  const orphans = db.prepare(orphansSql).pluck().all(candidates, ts) as number[];
+  const itemData = db.prepare('SELECT data FROM items WHERE id = ?').pluck();
+  const delKey = db.prepare('DELETE FROM item_keys WHERE value = ? AND item_id = ?');
   const delItem = db.prepare('DELETE FROM items WHERE id = ?');
-  let items = 0;
+  let items = 0, keys = 0;
   for (let i = 0; i < orphans.length; i += PRUNE_BATCH) {
     const slice = orphans.slice(i, i + PRUNE_BATCH);
-    db.transaction(() => { for (const id of slice) items += delItem.run(id).changes; })();
+    db.transaction(() => {
+      for (const id of slice) {
+        const data = itemData.get(id) as string | undefined;
+        if (data === undefined) continue;
+        // item_keys has no index on item_id: its rows are found by value, recomputed from the item.
+        for (const k of itemKeys(JSON.parse(data) as InventoryItem)) keys += delKey.run(k, id).changes;
+        items += delItem.run(id).changes;
+      }
+    })();
   }
-  // item_keys has no index on item_id: one pass over it, probing items by primary key.
-  const itemKeys = items ? db.prepare('DELETE FROM item_keys WHERE NOT EXISTS (SELECT 1 FROM items WHERE items.id = item_keys.item_id)').run().changes : 0;
-  return { hostItems, items, itemKeys, cutoff, ms: Date.now() - t0 };
+  return { hostItems, items, itemKeys: keys, cutoff: ts, ms: Date.now() - t0 };
 }

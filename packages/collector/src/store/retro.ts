@@ -2,10 +2,10 @@
  * Retro-hunt: when indicators arrive or change, every host's stored inventory — current
  * items and items already gone — is matched against them as ONE indexed join per chunk:
  * the indicators' lookup keys go into a temp table, joined to item_keys (primary key on value)
- * and host_inv (index on item), never a rescan of inventories. Glob file-name indicators are
- * matched against the distinct stored file names through the same GlobIndex the live matcher
- * uses. Hits become alerts marked `retro`, carrying when the item was first seen on the host,
- * so responders know how long it has been there.
+ * and host_inv (item index, bucket by bucket: store/host-buckets.ts), never a rescan of
+ * inventories. Glob file-name indicators are matched against the distinct stored file names
+ * through the same GlobIndex the live matcher uses. Hits become alerts marked `retro`, carrying
+ * when the item was first seen on the host, so responders know how long it has been there.
  *
  * Reading happens outside any write transaction; alerts are written in short transactions
  * (ALERT_TX rows) so a hunt never holds the write lock long enough to stall ingest. Runs in a
@@ -14,6 +14,7 @@
  */
 import type { DB } from './db.js';
 import { nowIso } from './db.js';
+import { pairsOfItem } from './host-buckets.js';
 import type { InventoryItem } from '@chainwatch/shared';
 import type { StoredIndicator } from '../match/indicator.js';
 import { compile, refine, type CompiledIndicator } from '../match/engine.js';
@@ -33,14 +34,14 @@ export class RetroHunter {
     this.q = {
       clearKeys: db.prepare('DELETE FROM temp.retro_keys'),
       addKey: db.prepare('INSERT INTO temp.retro_keys (key, ind) VALUES (?, ?)'),
-      // CROSS JOIN pins the order: temp keys drive, item_keys, host_inv (item index) and host_nums are probed by index.
+      // CROSS JOIN pins the order: temp keys drive, item_keys, host_inv (bucketed item index) and host_nums are probed by index.
       join: db.prepare(`SELECT t.ind, n.host_id, hi.item, hi.first_seen, hi.removed_at IS NOT NULL AS removed
-        FROM temp.retro_keys t CROSS JOIN item_keys k ON k.value = t.key CROSS JOIN host_inv hi ON hi.item = k.item_id
+        FROM temp.retro_keys t CROSS JOIN item_keys k ON k.value = t.key CROSS JOIN host_inv hi ON ${pairsOfItem('hi', '= k.item_id')}
         CROSS JOIN host_nums n ON n.num = hi.host`).raw(),
       fileNames: db.prepare(`SELECT value, item_id FROM item_keys WHERE value >= 'fn:' AND value < 'fn;'`).raw(),
       filePaths: db.prepare(`SELECT id, json_extract(data, '$.path') FROM items WHERE kind = 'file'`).raw(),
       hostsOf: db.prepare(`SELECT n.host_id, hi.item, hi.first_seen, hi.removed_at IS NOT NULL FROM host_inv hi
-        JOIN host_nums n ON n.num = hi.host WHERE hi.item = ?`).raw(),
+        JOIN host_nums n ON n.num = hi.host WHERE ${pairsOfItem('hi', '= ?')}`).raw(),
       itemData: db.prepare('SELECT data FROM items WHERE id = ?').pluck(),
       insertAlert: db.prepare(`INSERT INTO alerts (host_id, indicator_id, item_id, severity, first_seen, last_seen, item_first_seen, retro, item_removed)
         VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT (host_id, indicator_id, item_id) DO NOTHING`),

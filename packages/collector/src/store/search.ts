@@ -1,13 +1,15 @@
 /**
  * Fleet-wide search ("which hosts have X_TRADER, which versions?", "where is this hash?",
  * "who holds a certificate with this serial?"): one item_keys lookup (the same keys the matcher
- * uses, match/keys.ts), then host_inv (host-item pairs) by item — index probes, never a scan of inventories.
+ * uses, match/keys.ts), then host_inv (host-item pairs) by item, bucket by bucket (store/host-buckets.ts) —
+ * index probes, never a scan of inventories.
  *
  * Only the page is built as objects: totals and per-version host counts are counted by SQLite.
  * A package every host runs is 10,000 pairs; turning each into an object (and sorting them in
  * JavaScript) to return the first hundred took tens of milliseconds of the event loop per request.
  */
 import type { DB } from './db.js';
+import { pairsOfItem } from './host-buckets.js';
 
 export interface SearchHit { item: Record<string, unknown>; first_seen: string; last_seen: string; removed_at: string | null }
 export interface SearchHost { id: string; hostname: string; items: SearchHit[] }
@@ -53,7 +55,7 @@ function search(db: DB, key: string, opts: SearchOptions): { result: SearchResul
   const items = itemsUnder(db, key, opts.keep);
   // Integers only (item ids), so the list is written into the SQL text: every statement below reuses it.
   const ids = JSON.stringify([...items.keys()]);
-  const held = `hi.item IN (SELECT value FROM json_each('${ids}'))${opts.includeRemoved ? '' : ' AND hi.removed_at IS NULL'}`;
+  const held = `${pairsOfItem('hi', `IN (SELECT value FROM json_each('${ids}'))`)}${opts.includeRemoved ? '' : ' AND hi.removed_at IS NULL'}`;
   if (!items.size) return { result: { hosts: [], total_hosts: 0, total_items: 0, truncated: false }, items, held };
   const totals = db.prepare(`SELECT count(*), count(DISTINCT hi.host) FROM host_inv hi WHERE ${held}`).raw().get() as [number, number];
   const page = db.prepare(`SELECT n.num, h.id, h.hostname FROM hosts h JOIN host_nums n ON n.host_id = h.id

@@ -5,7 +5,12 @@ import t from 'tap';
 import Database from 'better-sqlite3';
 import { MIGRATIONS } from '../../src/store/migrations/index.js';
 import { migrate } from '../../src/store/db.js';
-import { harness, software, file, sha } from '../fixtures/harness.js';
+import { harness, software, file, sha, valid } from '../fixtures/harness.js';
+
+const hostItem = (hostname: string, agentVersion: string) => valid({
+  kind: 'host' as const, key: 'host', hostname, os: { platform: 'linux', name: 'Debian', version: '12' },
+  kernel: '6.1.0', arch: 'x86_64', ips: [], agent_version: agentVersion,
+});
 
 t.test('migration 4 keeps pairs, history and the scan in progress', async (t) => {
   const db = new Database(':memory:');
@@ -84,6 +89,39 @@ t.test('a delta that sends a key with new content retires the host\'s older cont
   t.same(held('h1'), [{ n: 'Other', v: '1.0' }, { n: 'Tool', v: '2.0' }], 'one current row per key');
   t.same(held('h2'), [{ n: 'Tool', v: '1.0' }], 'other hosts keep their version');
   t.equal(h.scan('h1', [v2], 'delta').removed, 0, 'resending the same content replaces nothing');
+});
+
+t.test('a delta with new host facts retires that host\'s previous host item only (by id, not by the shared key)', async (t) => {
+  const h = await harness(t);
+  for (const id of ['h1', 'h2', 'h3']) { h.host(id); h.scan(id, [hostItem(id, '1.0.0'), software('Tool', '1.0')]); }
+  const held = (host: string) => h.svc.db.prepare(`SELECT json_extract(it.data, '$.agent_version') FROM host_items hi JOIN items it ON it.id = hi.item_id
+    WHERE hi.host_id = ? AND hi.removed_at IS NULL AND it.kind = 'host'`).pluck().all(host);
+  const pointer = (host: string) => h.svc.db.prepare(`SELECT json_extract(it.data, '$.agent_version') FROM host_nums n JOIN items it ON it.id = n.host_item
+    WHERE n.host_id = ?`).pluck().get(host);
+  t.equal(h.scan('h1', [hostItem('h1', '1.0.0')], 'delta').removed, 0, 'unchanged facts replace nothing');
+  t.equal(h.scan('h1', [hostItem('h1', '1.1.0')], 'delta').removed, 1, 'the old host item counted as removed');
+  t.same(held('h1'), ['1.1.0'], 'one current host item');
+  t.equal(pointer('h1'), '1.1.0');
+  t.same([held('h2'), held('h3')], [['1.0.0'], ['1.0.0']], 'other hosts keep theirs');
+  t.same(h.svc.db.prepare(`SELECT agent_version FROM hosts WHERE id = 'h1'`).pluck().get(), '1.1.0', 'host facts follow');
+  t.equal(h.scan('h2', [hostItem('h2', '1.1.0'), software('Tool', '1.0')]).removed, 1, 'a full scan removes the unseen old host item');
+  t.same(held('h2'), ['1.1.0']);
+  t.equal(pointer('h2'), '1.1.0');
+});
+
+t.test('migration 8 points each host at the host item it holds', async (t) => {
+  const db = new Database(':memory:');
+  for (let v = 0; v < 7; v++) db.exec(MIGRATIONS[v]!);
+  db.pragma('user_version = 7');
+  const item = db.prepare(`INSERT INTO items (id, digest, kind, ikey, data) VALUES (?, randomblob(32), ?, ?, '{}')`);
+  item.run(1, 'host', 'host'); item.run(2, 'host', 'host'); item.run(3, 'host', 'host'); item.run(4, 'file', 'file:/f');
+  db.exec(`INSERT INTO host_nums (num, host_id, scan) VALUES (1, 'h-a', 1), (2, 'h-b', 1), (3, 'h-c', 1)`);
+  const pair = db.prepare(`INSERT INTO host_inv (host, item, first_seen, last_seen, removed_at, scan) VALUES (?, ?, 'x', 'x', ?, 1)`);
+  pair.run(1, 1, '2026-01-01T00:00:00.000Z'); pair.run(1, 2, null); pair.run(1, 4, null);
+  pair.run(2, 3, null); pair.run(3, 4, null);
+  migrate(db);
+  t.same(db.prepare('SELECT host_id, host_item FROM host_nums ORDER BY num').raw().all(), [['h-a', 2], ['h-b', 3], ['h-c', null]],
+    'the held host item, not a removed one; none for a host without one');
 });
 
 t.test('indicators pushed after a scan are matched on the next rescan (match cache invalidated)', async (t) => {

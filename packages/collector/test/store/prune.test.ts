@@ -5,6 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { openDb } from '../../src/store/db.js';
 import { pruneInventory } from '../../src/store/prune.js';
+import { itemKeys } from '../../src/match/keys.js';
+import { canonicalJson } from '@chainwatch/shared';
+import { software } from '../fixtures/harness.js';
 import { Metrics } from '../../src/metrics.js';
 import { ensureSigningKey, signBytes, verifyBytes } from '../../src/signing-key.js';
 
@@ -12,8 +15,14 @@ t.test('prune deletes old removed host items and orphaned items, keeps alert evi
   const db = openDb(':memory:');
   const now = new Date('2026-06-01T00:00:00Z');
   const old = '2026-01-01T00:00:00.000Z', recent = '2026-05-30T00:00:00.000Z';
-  const item = db.prepare(`INSERT INTO items (digest, kind, ikey, data) VALUES (?, 'software', ?, '{}')`);
-  for (let i = 1; i <= 4; i++) { item.run(Buffer.from([i]), `k${i}`); db.prepare('INSERT INTO item_keys (value, item_id) VALUES (?, ?)').run(`v${i}`, i); }
+  const item = db.prepare(`INSERT INTO items (digest, kind, ikey, data) VALUES (?, 'software', ?, ?)`);
+  const key = db.prepare('INSERT INTO item_keys (value, item_id) VALUES (?, ?)');
+  for (let i = 1; i <= 4; i++) {
+    const sw = software(`Tool${i}`, '1.0');
+    item.run(Buffer.from([i]), sw.key, canonicalJson(sw));
+    for (const k of itemKeys(sw)) key.run(k, i);
+  }
+  const keysOf1 = itemKeys(software('Tool1', '1.0')).length;
   const hi = db.prepare(`INSERT INTO host_items (host_id, item_id, first_seen, last_seen, removed_at, scan_id) VALUES ('h', ?, ?, ?, ?, 's')`);
   hi.run(1, old, old, old);        // removed long ago → pruned, item 1 orphaned → pruned
   hi.run(2, old, recent, recent);  // removed recently → kept
@@ -22,10 +31,12 @@ t.test('prune deletes old removed host items and orphaned items, keeps alert evi
   db.prepare(`INSERT INTO alerts (host_id, indicator_id, item_id, severity, first_seen, last_seen, item_first_seen) VALUES ('h', 'i', 4, 'high', ?, ?, ?)`).run(old, old, old);
   const dry = pruneInventory(db, { retentionDays: 30, now, dryRun: true });
   t.equal(dry.hostItems, 2);
+  t.equal(dry.items, 1, 'the dry run counts the item that would be orphaned');
   t.equal(db.prepare('SELECT count(*) FROM host_items').pluck().get(), 4, 'dry run changes nothing');
   const r = pruneInventory(db, { retentionDays: 30, now });
-  t.same({ hostItems: r.hostItems, items: r.items, itemKeys: r.itemKeys }, { hostItems: 2, items: 1, itemKeys: 1 });
+  t.same({ hostItems: r.hostItems, items: r.items, itemKeys: r.itemKeys }, { hostItems: 2, items: 1, itemKeys: keysOf1 });
   t.same(db.prepare('SELECT id FROM items ORDER BY id').pluck().all(), [2, 3, 4]);
+  t.equal(db.prepare('SELECT count(*) FROM item_keys WHERE item_id = 1').pluck().get(), 0, 'the orphan\'s lookup keys are gone');
   t.same(db.prepare('SELECT item_id FROM host_items ORDER BY item_id').pluck().all(), [2, 3]);
   db.close();
 });
