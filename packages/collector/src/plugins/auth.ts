@@ -11,8 +11,11 @@ import { transportContext } from './guard.js';
 
 const RANK: Record<Role, number> = { viewer: 0, analyst: 1, admin: 2 };
 /**
- * A token's last_used is kept to the minute: writing it on every request would make each API
- * read wait for the write lock, which the ingest writer holds for whole groups of frames.
+ * A token's last_used is kept to the minute, and written only when the write lock is free at
+ * once: the ingest writer holds it for whole groups of frames (up to a second), and waiting
+ * for it here blocks the event loop — every API request and agent connection — for that long
+ * (or, losing the race to the writer's next group again and again, fails the request with
+ * SQLITE_BUSY). A busy lock leaves the touch to a later request.
  */
 const TOUCH_EVERY_MS = 60_000;
 const touchedAt = new WeakMap<DB, Map<number, number>>();
@@ -22,8 +25,14 @@ function touch(db: DB, id: number): void {
   if (!seen) { seen = new Map(); touchedAt.set(db, seen); }
   const now = Date.now();
   if (now - (seen.get(id) ?? -Infinity) < TOUCH_EVERY_MS) return;
-  seen.set(id, now);
-  touchApiToken(db, id);
+  const timeout = db.pragma('busy_timeout', { simple: true }) as number;
+  db.pragma('busy_timeout = 0');
+  try {
+    touchApiToken(db, id);
+    seen.set(id, now);
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'SQLITE_BUSY') throw err;
+  } finally { db.pragma(`busy_timeout = ${timeout}`); }
 }
 
 export interface Principal { tokenId: number; role: Role }
