@@ -7,6 +7,7 @@
 // in one process (several repetitions, median). Full: 10,000 × 3,000; CW_BENCH_QUICK=1: 300 × 1,000.
 // Env: CW_FLEET_AGENTS, CW_FLEET_ITEMS override the sizes. Last stdout line: result JSON.
 import { spawn, execFileSync, execFile } from 'node:child_process';
+import https from 'node:https';
 import { promisify } from 'node:util';
 import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -95,6 +96,21 @@ function procSample(pid) {
   return { t: Date.now(), rss: Number(f[21]) * PAGE, cpu: (Number(f[11]) + Number(f[12])) / CLK_TCK };
 }
 
+/** The collector's memory by kind (/metrics chainwatch_process_memory_bytes), MB; null when it does not answer. */
+function memoryByKind(url, ca) {
+  return new Promise((resolve) => {
+    const req = https.get(url + '/metrics', { ca, timeout: 2000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d) => { body += d; }).on('end', () => {
+        const kinds = {};
+        for (const [, kind, v] of body.matchAll(/^chainwatch_process_memory_bytes\{kind="([a-z_]+)"\} (\d+)/gm)) kinds[kind] = round(Number(v) / 1e6);
+        resolve(Object.keys(kinds).length ? kinds : null);
+      });
+    });
+    req.on('error', () => resolve(null)).on('timeout', () => { req.destroy(); resolve(null); });
+  });
+}
+
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : 0; };
 
 try {
@@ -107,6 +123,9 @@ try {
   const samples = [];
   const base = procSample(col.pid);
   const sampler = setInterval(() => { try { samples.push(procSample(col.pid)); } catch { /* exited */ } }, 250);
+  // Where the memory is (main heap, buffers, the writer thread's heap), every 5 s; the sample nearest the RSS peak is reported.
+  const caPem = readFileSync(ca), memSamples = [];
+  const memSampler = setInterval(() => { void memoryByKind(url, caPem).then((k) => { if (k) memSamples.push(k); }); }, 5000);
 
   const simArgs = [path.join(REPO, 'packages/fleetsim/bin/chainwatch-fleetsim.js'), '--agents', String(AGENTS), '--items', String(ITEMS), '--url', url, '--ca', ca,
     '--enroll-secret', secret, '--admin-token', token, '--db', db, '--hold', String(HOLD_S), '--storm', String(STORM), '--duration', String(CHURN_S),
@@ -117,11 +136,12 @@ try {
   const simRun = promisify(execFile)('nice', ['-n', String(SIM_NICE), process.execPath, ...simArgs], { encoding: 'utf8', maxBuffer: 1e8, timeout: (QUICK ? 600 : 7200) * 1000 });
   simRun.child.stderr.pipe(process.stderr);
   const simOut = (await simRun.catch((err) => ({ stdout: err.stdout ?? '' }))).stdout;
-  clearInterval(sampler);
+  clearInterval(sampler); clearInterval(memSampler);
   const sim = JSON.parse(simOut.trim().split('\n').pop());
   const ph = Object.fromEntries(sim.phases.map((p) => [p.phase, p]));
   const within = (p) => samples.filter((s) => s.t >= p.start && s.t <= p.end);
   const peakRss = Math.max(base.rss, ...samples.map((s) => s.rss));
+  const memAtPeak = memSamples.reduce((best, k) => (best === null || (k.rss ?? 0) > (best.rss ?? 0) ? k : best), null);
   // Idle connections: RSS at the end of the hold (every agent connected, nothing sent yet) minus before.
   const holdRss = within(ph.hold).map((s) => s.rss);
   const idleRss = holdRss.length ? median(holdRss.slice(-4)) : peakRss;
@@ -145,6 +165,8 @@ try {
     enroll_per_s: ph.enroll?.enroll_per_s ?? 0, connected: ph.connect?.connected ?? 0, connect_s: ph.connect?.seconds,
     rss_before_mb: round(base.rss / 1e6), rss_idle_fleet_mb: round(idleRss / 1e6), rss_peak_mb: round(peakRss / 1e6),
     kb_per_idle_connection: round((idleRss - base.rss) / 1024 / Math.max(1, ph.connect?.connected ?? 1)),
+    // The /metrics sample (every 5 s) with the highest RSS: how that RSS splits, MB.
+    memory_at_peak_mb: memAtPeak,
     sync_s: ph.sync?.seconds, sync_items_per_s: ph.sync?.items_per_s ?? 0, sync_ack_ms: ph.sync?.ack_ms, sync_collector_cpu_cores: cpuOf(ph.sync),
     // What the collector itself spends: the sync rate per core it used (the rest went to the simulator).
     sync_items_per_collector_cpu_s: cpuOf(ph.sync) ? Math.round((ph.sync?.items_per_s ?? 0) / cpuOf(ph.sync)) : null,

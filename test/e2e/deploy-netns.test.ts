@@ -79,4 +79,6 @@ else await t.test('one-line install in one namespace, collector in another', asy
   const rss = Number(/chainwatch_process_memory_bytes\{kind="rss"\} (\d+)/.exec(metrics.stdout)?.[1]);
   const heap = Number(/chainwatch_process_memory_bytes\{kind="heap_used"\} (\d+)/.exec(metrics.stdout)?.[1]);
   t.ok(rss > heap && heap > 1e6, `memory by kind: rss ${rss}, heap_used ${heap}`);
+  const writerHeap = Number(/chainwatch_process_memory_bytes\{kind="writer_heap_used"\} (\d+)/.exec(metrics.stdout)?.[1]);
+  t.ok(writerHeap > 1e6 && writerHeap < rss, `the ingest writer thread reported its heap: ${writerHeap}`);
 });

@@ -90,7 +90,7 @@ export async function build(opts: BuildOptions): Promise<Collector> {
   }, { prefix: '/api/v1' });
 
   const ingest = registerIngest(app, { svc: opts.svc, maxFrameBytes: opts.maxFrameBytes ?? 8 * 1024 * 1024, heartbeatS: opts.heartbeatS ?? 60, maxViolations: 5, transport: opts.transport });
-  await app.register(metricsRoutes, { svc: opts.svc, connected: ingest.connected });
+  await app.register(metricsRoutes, { svc: opts.svc, connected: ingest.connected, writerHeap: ingest.writerHeap });
   app.addHook('onClose', async () => { await ingest.close(); });
   // TAXII 2.1 pull: polling starts now and stops when the app closes.
   app.addHook('onClose', startTaxiiPolling(opts.svc, opts.svc.log));

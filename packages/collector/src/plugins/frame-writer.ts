@@ -26,6 +26,8 @@ export interface FrameWriter {
   /** Resolves once everything submitted so far is committed and its `done` called. */
   drain(): Promise<void>;
   close(): Promise<void>;
+  /** The writer thread's JavaScript heap as it last reported (bytes), or null without a thread. */
+  threadHeap(): { used: number; total: number } | null;
 }
 
 export interface WriterOptions { maxFrameBytes: number; budgetMs?: number; maxQueuedWeight?: number }
@@ -68,6 +70,8 @@ export class InlineFrameWriter implements FrameWriter {
     while (this.queue.length) this.queue.flush();
     return Promise.resolve();
   }
+
+  threadHeap(): null { return null; }
 
   close(): Promise<void> { return this.drain(); }
 }

@@ -116,7 +116,7 @@ function authenticate(svc: CollectorService, ctx: TransportContext, req: Incomin
   return { ok: true, hostId: auth.hostId, lastSeq: auth.lastSeq, rotate: auth.rotate };
 }
 
-export function registerIngest(app: FastifyInstance, opts: IngestOptions): { connected(): number; close(): Promise<void> } {
+export function registerIngest(app: FastifyInstance, opts: IngestOptions): { connected(): number; writerHeap(): { used: number; total: number } | null; close(): Promise<void> } {
   const { svc } = opts;
   const ctx = transportContext(svc.db, opts.transport ?? {});
   const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxFrameBytes, perMessageDeflate: DEFLATE, clientTracking: true });
@@ -216,6 +216,7 @@ export function registerIngest(app: FastifyInstance, opts: IngestOptions): { con
 
   return {
     connected: () => ctx.sessions.size,
+    writerHeap: () => writer.threadHeap(),
     close: async () => {
       closing = true;
       clearInterval(sweep); clearInterval(liveness);

@@ -33,6 +33,7 @@ export class WorkerFrameWriter implements FrameWriter {
   private readonly gate: WeightGate;
   private nextId = 1;
   private closing = false;
+  private heap: { used: number; total: number } | null = null;
 
   constructor(private readonly svc: CollectorService, private readonly opts: WriterOptions) {
     this.gate = new WeightGate(opts.maxQueuedWeight ?? 24 * 1024 * 1024);
@@ -50,10 +51,15 @@ export class WorkerFrameWriter implements FrameWriter {
   }
 
   private onMessage(w: Worker, m: FromWriter): void {
-    if (m.t === 'done') this.settle(m.results);
+    if (m.t === 'done') {
+      if (m.heap) this.heap = { used: m.heap[0], total: m.heap[1] };
+      this.settle(m.results);
+    }
     else if (m.t === 'drained') { this.drains.get(m.id)?.(); this.drains.delete(m.id); }
     else if (m.t === 'fatal') this.lost(w, new Error(`ingest writer failed to start: ${m.error}`));
   }
+
+  threadHeap(): { used: number; total: number } | null { return this.heap; }
 
   private settle(results: WriterResult[]): void {
     for (const [id, out, error, seq] of results) {

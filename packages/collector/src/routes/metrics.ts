@@ -21,7 +21,9 @@ export function dbSizeBytes(svc: CollectorService): number {
   return n || Number(svc.db.pragma('page_count', { simple: true })) * Number(svc.db.pragma('page_size', { simple: true }));
 }
 
-function registerGauges(m: Metrics, svc: CollectorService, connected: () => number): void {
+type WriterHeap = () => { used: number; total: number } | null;
+
+function registerGauges(m: Metrics, svc: CollectorService, connected: () => number, writerHeap: WriterHeap): void {
   const count = (sql: string) => () => (svc.db.prepare(sql).pluck().get() as number) ?? 0;
   m.gauge('chainwatch_agents_connected', 'Agents with an open stream now', connected);
   m.gauge('chainwatch_hosts_enrolled', 'Enrolled, not revoked hosts', count('SELECT count(*) FROM hosts WHERE revoked_at IS NULL'));
@@ -31,17 +33,19 @@ function registerGauges(m: Metrics, svc: CollectorService, connected: () => numb
   m.gauge('chainwatch_indicators_active', 'Indicators not retired', count('SELECT count(*) FROM indicators WHERE retired_at IS NULL'));
   m.gauge('chainwatch_db_size_bytes', 'Database file plus WAL, bytes', () => dbSizeBytes(svc));
   // Where memory goes (rss is the whole process; heap is the main thread's JavaScript heap; external
-  // and array_buffers are Buffers and zlib/TLS memory that JavaScript objects hold).
+  // and array_buffers are Buffers and zlib/TLS memory that JavaScript objects hold; writer_heap is
+  // the ingest writer thread's JavaScript heap, as it last reported).
   m.gauge('chainwatch_process_memory_bytes', 'Process memory by kind, bytes', () => {
-    const u = process.memoryUsage();
-    return [['rss', u.rss], ['heap_used', u.heapUsed], ['heap_total', u.heapTotal], ['external', u.external], ['array_buffers', u.arrayBuffers]]
-      .map(([kind, v]) => ({ labels: { kind: kind as string }, v: v as number }));
+    const u = process.memoryUsage(), w = writerHeap();
+    const kinds: Array<[string, number]> = [['rss', u.rss], ['heap_used', u.heapUsed], ['heap_total', u.heapTotal], ['external', u.external], ['array_buffers', u.arrayBuffers]];
+    if (w) kinds.push(['writer_heap_used', w.used], ['writer_heap_total', w.total]);
+    return kinds.map(([kind, v]) => ({ labels: { kind }, v }));
   });
 }
 
-export const metricsRoutes: FastifyPluginAsync<{ svc: CollectorService; connected: () => number; registry?: Metrics }> = async (app, opts) => {
+export const metricsRoutes: FastifyPluginAsync<{ svc: CollectorService; connected: () => number; writerHeap?: WriterHeap; registry?: Metrics }> = async (app, opts) => {
   const m = opts.registry ?? registry;
-  registerGauges(m, opts.svc, opts.connected);
+  registerGauges(m, opts.svc, opts.connected, opts.writerHeap ?? (() => null));
   app.get('/metrics', async (req, reply) => {
     const want = process.env.CHAINWATCH_METRICS_TOKEN;
     if (want) {

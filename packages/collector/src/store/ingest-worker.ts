@@ -12,12 +12,13 @@
  * Protocol (parentPort), in:  { t: 'frame', id, conn, host, data: Uint8Array, binary }
  *                             { t: 'touch', host } | { t: 'cancel' | 'forget', conn }
  *                             { t: 'drain', id } | { t: 'close' }
- *                        out: { t: 'ready' } | { t: 'done', results: [id, outcome | null, error | null, seq][] }
+ *                        out: { t: 'ready' } | { t: 'done', results: [id, outcome | null, error | null, seq][], heap? }
  *                             { t: 'drained', id } | { t: 'fatal', error }
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
+import { getHeapStatistics } from 'node:v8';
 import { openDb } from './db.js';
 import { InventoryStore } from './inventory.js';
 import { IndicatorStore } from './indicators.js';
@@ -31,7 +32,8 @@ export type ToWriter =
   | { t: 'touch'; host: string } | { t: 'cancel'; conn: number } | { t: 'forget'; conn: number }
   | { t: 'drain'; id: number } | { t: 'close' };
 export type FromWriter =
-  | { t: 'ready' } | { t: 'done'; results: WriterResult[] } | { t: 'drained'; id: number } | { t: 'fatal'; error: string };
+  | { t: 'ready' } | { t: 'done'; results: WriterResult[]; heap?: [used: number, total: number] }
+  | { t: 'drained'; id: number } | { t: 'fatal'; error: string };
 
 const port = parentPort!;
 const { file, maxFrameBytes, budgetMs } = workerData as IngestWorkerData;
@@ -71,9 +73,17 @@ function start(): void {
   });
   const cancelled = new Set<number>();
   let results: WriterResult[] = [];
+  let heapAt = 0;
   const post = (): void => {
     if (!results.length) return;
-    port.postMessage({ t: 'done', results } satisfies FromWriter);
+    const msg: FromWriter = { t: 'done', results };
+    // This thread's heap (its item and match caches live here), for /metrics: at most once a second.
+    if (Date.now() - heapAt >= 1000) {
+      const h = getHeapStatistics();
+      msg.heap = [h.used_heap_size, h.total_heap_size];
+      heapAt = Date.now();
+    }
+    port.postMessage(msg);
     results = [];
   };
   // A group calls every done() synchronously after its commit: one message per group.
