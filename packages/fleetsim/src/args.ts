@@ -39,7 +39,7 @@ Transport and simulator:
   --workers W             worker processes holding the agents (default min(4, CPUs))
   --window N              batches in flight per agent before waiting for acks (default 8, as the agent)
   --no-deflate            no permessage-deflate (the agent negotiates it; default on)
-  --inflight-frames N     frames built and unacknowledged per worker (bounds sim memory; default 128)
+  --inflight-mib N        MiB of frames built and unacknowledged per worker (bounds sim memory; default 8)
   --connect-concurrency N handshakes in progress per worker (default 64)
   --enroll-concurrency N  enrollment requests in progress per worker (default 16)
   --phase-timeout S       give up on a phase after S seconds (default 3600)
@@ -54,7 +54,7 @@ export interface SimOptions {
   agents: number; items: number; matchShare: number; seed: number; runTag: string; dpkgStatus: string; dpkgInfo: string;
   hold: number; storm: number; duration: number; churn: number; deltaInterval: number; reconnectShare: number;
   url: string; ca: string; enrollSecret: string; adminToken: string | undefined; apiRate: number; db: string | undefined;
-  workers: number; window: number; deflate: boolean; inflightFrames: number; connectConcurrency: number; enrollConcurrency: number;
+  workers: number; window: number; deflate: boolean; inflightBytes: number; connectConcurrency: number; enrollConcurrency: number;
   phaseTimeout: number; json: boolean;
 }
 
@@ -74,7 +74,7 @@ export function parseOptions(argv: string[]): SimOptions | 'help' {
     options: {
       agents: s, items: s, 'match-share': s, seed: s, 'run-tag': s, 'dpkg-status': s, 'dpkg-info': s, hold: s, storm: s, duration: s, churn: s,
       'delta-interval': s, 'reconnect-share': s, url: s, ca: s, 'enroll-secret': s, 'admin-token': s, 'api-rate': s, db: s, workers: s, window: s,
-      'no-deflate': { type: 'boolean' }, 'inflight-frames': s, 'connect-concurrency': s, 'enroll-concurrency': s, 'phase-timeout': s,
+      'no-deflate': { type: 'boolean' }, 'inflight-mib': s, 'connect-concurrency': s, 'enroll-concurrency': s, 'phase-timeout': s,
       json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
   });
@@ -92,7 +92,7 @@ export function parseOptions(argv: string[]): SimOptions | 'help' {
     reconnectShare: num(v['reconnect-share'], 'reconnect-share', 0.05, 0, 1, false),
     url: v.url!.replace(/\/+$/, ''), ca: v.ca!, enrollSecret: v['enroll-secret']!, adminToken: v['admin-token'], apiRate: num(v['api-rate'], 'api-rate', 10, 0, 10_000, false), db: v.db,
     workers: num(v.workers, 'workers', Math.min(4, os.availableParallelism()), 1, 256), window: num(v.window, 'window', 8, 1, 1000), deflate: !v['no-deflate'],
-    inflightFrames: num(v['inflight-frames'], 'inflight-frames', 128, 1, 100_000), connectConcurrency: num(v['connect-concurrency'], 'connect-concurrency', 64, 1, 100_000),
+    inflightBytes: num(v['inflight-mib'], 'inflight-mib', 8, 1, 4096) * 1024 * 1024, connectConcurrency: num(v['connect-concurrency'], 'connect-concurrency', 64, 1, 100_000),
     enrollConcurrency: num(v['enroll-concurrency'], 'enroll-concurrency', 16, 1, 10_000), phaseTimeout: num(v['phase-timeout'], 'phase-timeout', 3600, 1, 7 * 86400, false),
     json: Boolean(v.json),
   };

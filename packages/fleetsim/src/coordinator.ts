@@ -103,7 +103,7 @@ export async function runSimulation(o: SimOptions, log: (msg: string) => void): 
   for (let w = 0, first = 0; first < o.agents; w++, first += per) {
     configs.push({
       url: o.url, caFile: o.ca, enrollSecret: o.enrollSecret, spec, dpkgStatus: o.dpkgStatus, dpkgInfo: o.dpkgInfo, first, count: Math.min(per, o.agents - first),
-      deflate: o.deflate, window: o.window, inflightFrames: o.inflightFrames, connectConcurrency: o.connectConcurrency, enrollConcurrency: o.enrollConcurrency,
+      deflate: o.deflate, window: o.window, inflightBytes: o.inflightBytes, connectConcurrency: o.connectConcurrency, enrollConcurrency: o.enrollConcurrency,
     });
   }
   const pool = new Pool();

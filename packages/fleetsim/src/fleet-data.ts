@@ -172,6 +172,8 @@ export class FleetModel {
     const items: string[] = [];
     for (const i of chosen) items.push(this.changedJson(slots[i]!, d));
     items.push(JSON.stringify(this.download(host, `update-${d}`)));
+    // As the agent does (agent/src/delta.ts): every delta carries the host item, changed or not.
+    items.push(this.hostItemJson(host));
     return { items, removed: d > 1 ? [this.downloadKey(host, `update-${d - 1}`)] : [] };
   }
 

@@ -4,9 +4,10 @@
  * the collector already committed and everything above it is resent in order, at most
  * `window` batches unacknowledged, a heartbeat frame + ws ping every heartbeat_s.
  *
- * Frames are built lazily, when the worker's frame budget lets this agent send (the budget
+ * Frames are built lazily, when the worker's byte budget lets this agent send (the budget
  * bounds the simulator's memory; a real agent holds its own spool on its own disk), by joining
- * pre-serialised item strings — no per-item JSON work on the hot path.
+ * pre-serialised item strings — no per-item JSON work on the hot path. The budget counts bytes,
+ * not frames: a storm's small deltas are not held to the count of a sync's large frames.
  */
 import WebSocket from 'ws';
 import { FRAME_TARGET_BYTES, MAX_ITEMS_PER_FRAME, PROTOCOL_VERSION } from '@chainwatch/shared';
@@ -23,9 +24,11 @@ interface Chunked { job: ScanJob; parts: Array<{ items: string[]; removed: strin
 export interface AgentContext {
   wsUrl: string; ca: string; deflate: boolean; window: number;
   stats(): PhaseStats; latency(): Histogram;
-  /** Take one frame slot of the worker's budget; false = queued, `pump()` is called when one frees. */
-  takeSlot(a: SimAgent): boolean;
-  releaseSlot(): void;
+  /** Whether the worker's byte budget has room for another frame; false = queued, `pump()` is called when it has. */
+  mayBuild(a: SimAgent): boolean;
+  /** A built frame's bytes are held (charge) until it is acknowledged or settled (release). */
+  charge(bytes: number): void;
+  release(bytes: number): void;
   onIdle(a: SimAgent): void;
 }
 
@@ -124,7 +127,7 @@ export class SimAgent {
     this.heartbeatMs = heartbeatS * 1000;
     this.lastHeartbeat = Date.now();
     // Committed before the link dropped, ack lost on the way: settled, never resent.
-    while (this.unacked.length && this.unacked[0]!.seq <= lastSeq) { this.unacked.shift(); st.settledByWelcome++; this.ctx.releaseSlot(); }
+    while (this.unacked.length && this.unacked[0]!.seq <= lastSeq) { this.ctx.release(this.unacked.shift()!.data.length); st.settledByWelcome++; }
     this.ackedSeq = Math.max(this.ackedSeq, lastSeq);
     this.seq = Math.max(this.seq, lastSeq);
     for (const w of this.welcomeWaiters.splice(0)) w();
@@ -141,7 +144,7 @@ export class SimAgent {
     if (!applied) st.duplicatesAcked++;
     this.ctx.latency().record(performance.now() - b.sentAt);
     this.ackedSeq = Math.max(this.ackedSeq, seq);
-    this.ctx.releaseSlot();
+    this.ctx.release(b.data.length);
     this.pump();
     if (this.idle) this.ctx.onIdle(this);
   }
@@ -169,8 +172,9 @@ export class SimAgent {
       this.send(ws, b);
     }
     while (this.sentOnLink < this.ctx.window && (this.chunked || this.jobs.length)) {
-      if (!this.ctx.takeSlot(this)) return;
+      if (!this.ctx.mayBuild(this)) return;
       const b = this.buildNext();
+      this.ctx.charge(b.data.length);
       this.unacked.push(b); this.sentOnLink++;
       st.framesSent++;
       this.send(ws, b);

@@ -15,7 +15,7 @@ export interface WorkerConfig {
   url: string; caFile: string; enrollSecret: string; spec: FleetSpec;
   dpkgStatus: string; dpkgInfo: string;
   first: number; count: number;
-  deflate: boolean; window: number; inflightFrames: number; connectConcurrency: number; enrollConcurrency: number;
+  deflate: boolean; window: number; inflightBytes: number; connectConcurrency: number; enrollConcurrency: number;
 }
 export type Phase =
   | { phase: 'enroll' } | { phase: 'connect' } | { phase: 'sync' }
@@ -31,7 +31,9 @@ class Worker {
   private readonly agents: SimAgent[] = [];
   private readonly model: FleetModel;
   private readonly ep;
-  private slots: number;
+  /** Bytes of frames built and not yet acknowledged or settled, and the most allowed. */
+  private inflightBytes = 0;
+  private readonly budgetBytes: number;
   private readonly waiting: SimAgent[] = [];
   private idleWaiter: (() => void) | null = null;
   private readonly ctx: AgentContext;
@@ -41,17 +43,21 @@ class Worker {
     this.model = new FleetModel(catalog, cfg.spec);
     const ca = readFileSync(cfg.caFile, 'utf8');
     this.ep = endpoint(cfg.url, ca, cfg.enrollConcurrency);
-    this.slots = cfg.inflightFrames;
+    this.budgetBytes = cfg.inflightBytes;
     const wsUrl = this.ep.url.replace(/^http/, 'ws') + '/api/v1/agents/stream';
     this.ctx = {
       wsUrl, ca, deflate: cfg.deflate, window: cfg.window,
       stats: () => this.stats, latency: () => this.latency,
-      takeSlot: (a) => {
-        if (this.slots > 0) { this.slots--; return true; }
+      mayBuild: (a) => {
+        if (this.inflightBytes < this.budgetBytes) return true;
         if (!this.waiting.includes(a)) this.waiting.push(a);
         return false;
       },
-      releaseSlot: () => { this.slots++; while (this.slots > 0 && this.waiting.length) this.waiting.shift()!.pump(); },
+      charge: (bytes) => { this.inflightBytes += bytes; },
+      release: (bytes) => {
+        this.inflightBytes -= bytes;
+        while (this.inflightBytes < this.budgetBytes && this.waiting.length) this.waiting.shift()!.pump();
+      },
       onIdle: () => { if (this.idleWaiter && this.agents.every((x) => x.idle)) this.idleWaiter(); },
     };
     for (let i = 0; i < cfg.count; i++) {

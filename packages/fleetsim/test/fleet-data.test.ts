@@ -48,6 +48,8 @@ t.test('frames built from the items are valid agent frames', async (t) => {
   const f = JSON.parse(frameText(9, { mode: 'delta', scanId: 'd-2', make: () => d }, 0, true, d.items, d.removed)) as { removed: string[] };
   t.ok(validateAgentFrame(f).ok, 'delta frame valid');
   t.equal(f.removed.length, 1, 'the previous delta download is removed');
+  const hostItems = d.items.map((s) => JSON.parse(s) as { kind: string }).filter((i) => i.kind === 'host');
+  t.same(hostItems, m.hostItems(1).map((s) => JSON.parse(s) as { kind: string }).filter((i) => i.kind === 'host'), 'the host item, unchanged, as the agent sends it with every delta');
 });
 
 t.test('deterministic by seed, different with another seed', async (t) => {
