@@ -1,12 +1,14 @@
 /**
  * Fleet-wide search ("which hosts have X_TRADER, which versions?", "where is this hash?",
  * "who holds a certificate with this serial?"): one item_keys lookup (the same keys the matcher
- * uses, match/keys.ts), then host_inv (host-item pairs) by item, bucket by bucket (store/host-buckets.ts) —
- * index probes, never a scan of inventories.
+ * uses, match/keys.ts), then host_inv (host-item pairs) by item, bucket by bucket
+ * (store/host-buckets.ts) — index probes, never a scan of inventories.
  *
- * Only the page is built as objects: totals and per-version host counts are counted by SQLite.
- * A package every host runs is 10,000 pairs; turning each into an object (and sorting them in
- * JavaScript) to return the first hundred took tens of milliseconds of the event loop per request.
+ * The hits are read ONCE, as (host, item) integers: totals, per-version host counts and the set
+ * the page is cut from all come from that one pass. Each hit's held-or-removed state is read
+ * from its host_inv row (one page per host), the dominant cost: a package every host runs cost
+ * four such passes (~50 ms at 5,000 hosts) when SQLite counted each figure separately. Objects
+ * are built only for the returned page.
  */
 import type { DB } from './db.js';
 import { pairsOfItem } from './host-buckets.js';
@@ -25,9 +27,12 @@ export interface SearchOptions {
 }
 
 type PairRow = [host: number, item: number, firstSeen: string, lastSeen: string, removedAt: string | null];
+interface Hits { items: Map<number, Record<string, unknown>>; hosts: Int32Array; itemsOf: Int32Array }
 
 /** SQL: a held row's last sighting, counting its host's last whole-inventory confirmation (migration 6). */
 const LAST_SEEN = 'CASE WHEN hi.removed_at IS NULL AND n.confirmed_at > hi.last_seen THEN n.confirmed_at ELSE hi.last_seen END';
+/** Up to this many hit hosts per page row, the page is sorted from the hit hosts; past it, cut from all hosts in name order. */
+const SPARSE_FACTOR = 4;
 
 /** Items stored under lookup key `key` that `keep` accepts, by id. */
 function itemsUnder(db: DB, key: string, keep: SearchOptions['keep']): Map<number, Record<string, unknown>> {
@@ -42,48 +47,69 @@ function itemsUnder(db: DB, key: string, keep: SearchOptions['keep']): Map<numbe
 
 /** Hosts holding an item with lookup key `key`, ordered by hostname; the first `limit` in full. */
 export function searchByKey(db: DB, key: string, opts: SearchOptions): SearchResult {
-  return search(db, key, opts).result;
+  const hits = readHits(db, key, opts);
+  return page(db, hits, opts);
 }
 
 /** As searchByKey, with how many hosts hold each version among all hits (not only the page). */
 export function searchWithVersions(db: DB, key: string, opts: SearchOptions): SearchResult & { versions: VersionCount[] } {
-  const { result, items, held } = search(db, key, opts);
-  return { ...result, versions: versionCounts(db, items, held) };
+  const hits = readHits(db, key, opts);
+  return { ...page(db, hits, opts), versions: versionCounts(hits) };
 }
 
-function search(db: DB, key: string, opts: SearchOptions): { result: SearchResult; items: Map<number, Record<string, unknown>>; held: string } {
+/** Every (host, item) pair of the accepted items, held (or also removed, with includeRemoved). */
+function readHits(db: DB, key: string, opts: SearchOptions): Hits {
   const items = itemsUnder(db, key, opts.keep);
-  // Integers only (item ids), so the list is written into the SQL text: every statement below reuses it.
-  const ids = JSON.stringify([...items.keys()]);
-  const held = `${pairsOfItem('hi', `IN (SELECT value FROM json_each('${ids}'))`)}${opts.includeRemoved ? '' : ' AND hi.removed_at IS NULL'}`;
-  if (!items.size) return { result: { hosts: [], total_hosts: 0, total_items: 0, truncated: false }, items, held };
-  const totals = db.prepare(`SELECT count(*), count(DISTINCT hi.host) FROM host_inv hi WHERE ${held}`).raw().get() as [number, number];
-  const page = db.prepare(`SELECT n.num, h.id, h.hostname FROM hosts h JOIN host_nums n ON n.host_id = h.id
-    WHERE n.num IN (SELECT hi.host FROM host_inv hi WHERE ${held}) ORDER BY h.hostname, h.id LIMIT ?`).raw().all(opts.limit) as Array<[number, string, string]>;
-  const hosts = new Map<number, SearchHost>(page.map(([num, id, hostname]) => [num, { id, hostname, items: [] }]));
-  const pairs = db.prepare(`SELECT hi.host, hi.item, hi.first_seen, ${LAST_SEEN}, hi.removed_at FROM host_inv hi JOIN host_nums n ON n.num = hi.host
-    WHERE hi.host IN (SELECT value FROM json_each(?)) AND ${held} ORDER BY hi.host, hi.item`).raw().all(JSON.stringify([...hosts.keys()])) as PairRow[];
-  for (const [host, item, first_seen, last_seen, removed_at] of pairs) {
-    hosts.get(host)!.items.push({ item: items.get(item)!, first_seen, last_seen, removed_at });
-  }
-  return { result: { hosts: [...hosts.values()], total_hosts: totals[1], total_items: totals[0], truncated: totals[1] > page.length }, items, held };
+  if (!items.size) return { items, hosts: new Int32Array(0), itemsOf: new Int32Array(0) };
+  const rows = db.prepare(`SELECT hi.host, hi.item FROM host_inv hi WHERE ${pairsOfItem('hi', 'IN (SELECT value FROM json_each(?))')}
+    ${opts.includeRemoved ? '' : 'AND hi.removed_at IS NULL'}`).raw().all(JSON.stringify([...items.keys()])) as Array<[number, number]>;
+  const hosts = new Int32Array(rows.length), itemsOf = new Int32Array(rows.length);
+  for (let i = 0; i < rows.length; i++) { hosts[i] = rows[i]![0]; itemsOf[i] = rows[i]![1]; }
+  return { items, hosts, itemsOf };
 }
 
-/** Distinct versions among the hits, with how many hosts run each, most hosts first. */
-function versionCounts(db: DB, items: Map<number, Record<string, unknown>>, held: string): VersionCount[] {
-  const byVersion = new Map<string, number[]>();
-  for (const [id, item] of items) {
-    const v = String(item.version ?? '');
-    (byVersion.get(v) ?? byVersion.set(v, []).get(v)!).push(id);
+/** The first `limit` hit hosts by hostname (then id), each with its hits in full. */
+function page(db: DB, hits: Hits, opts: SearchOptions): SearchResult {
+  const hitHosts = new Set(hits.hosts);
+  const rows = hitHosts.size <= SPARSE_FACTOR * opts.limit
+    ? db.prepare(`SELECT n.num, h.id, h.hostname FROM hosts h JOIN host_nums n ON n.host_id = h.id
+        WHERE n.num IN (SELECT value FROM json_each(?)) ORDER BY h.hostname, h.id LIMIT ?`).raw().all(JSON.stringify([...hitHosts]), opts.limit) as Array<[number, string, string]>
+    : firstInNameOrder(db, hitHosts, opts.limit);
+  const hosts = new Map<number, SearchHost>(rows.map(([num, id, hostname]) => [num, { id, hostname, items: [] }]));
+  if (hosts.size) {
+    const pairs = db.prepare(`SELECT hi.host, hi.item, hi.first_seen, ${LAST_SEEN}, hi.removed_at FROM host_inv hi JOIN host_nums n ON n.num = hi.host
+      WHERE hi.host IN (SELECT value FROM json_each(?)) AND hi.item IN (SELECT value FROM json_each(?)) ${opts.includeRemoved ? '' : 'AND hi.removed_at IS NULL'}
+      ORDER BY hi.host, hi.item`).raw().all(JSON.stringify([...hosts.keys()]), JSON.stringify([...hits.items.keys()])) as PairRow[];
+    for (const [host, item, first_seen, last_seen, removed_at] of pairs) {
+      hosts.get(host)!.items.push({ item: hits.items.get(item)!, first_seen, last_seen, removed_at });
+    }
   }
-  // One item per version is the common case: its pair count is its host count. A version held as
-  // several items (architectures, variants) counts each host once.
-  const perItem = new Map(db.prepare(`SELECT hi.item, count(*) FROM host_inv hi WHERE ${held} GROUP BY hi.item`).raw().all() as Array<[number, number]>);
-  const distinctHosts = db.prepare(`SELECT count(DISTINCT hi.host) FROM host_inv hi WHERE ${held} AND hi.item IN (SELECT value FROM json_each(?))`).pluck();
-  const out: VersionCount[] = [];
-  for (const [version, ids] of byVersion) {
-    const hosts = ids.length === 1 ? perItem.get(ids[0]!) ?? 0 : distinctHosts.get(JSON.stringify(ids)) as number;
-    if (hosts > 0) out.push({ version, hosts });
+  return { hosts: [...hosts.values()], total_hosts: hitHosts.size, total_items: hits.hosts.length, truncated: hitHosts.size > rows.length };
+}
+
+/** Hits on most hosts: walk all hosts in name order (index hosts_hostname) and stop at `limit` hit hosts. */
+function firstInNameOrder(db: DB, hitHosts: Set<number>, limit: number): Array<[number, string, string]> {
+  const out: Array<[number, string, string]> = [];
+  const all = db.prepare('SELECT n.num, h.id, h.hostname FROM hosts h JOIN host_nums n ON n.host_id = h.id ORDER BY h.hostname, h.id').raw();
+  for (const row of all.iterate() as Iterable<[number, string, string]>) {
+    if (!hitHosts.has(row[0])) continue;
+    out.push(row);
+    if (out.length >= limit) break;
   }
-  return out.sort((a, b) => b.hosts - a.hosts || a.version.localeCompare(b.version));
+  return out;
+}
+
+/** Distinct versions among the hits, with how many hosts run each (a host counted once per version), most hosts first. */
+function versionCounts(hits: Hits): VersionCount[] {
+  const versionOf = new Map<number, string>();
+  for (const [id, item] of hits.items) versionOf.set(id, String(item.version ?? ''));
+  const hostsOf = new Map<string, Set<number>>();
+  for (let i = 0; i < hits.hosts.length; i++) {
+    const v = versionOf.get(hits.itemsOf[i]!)!;
+    let set = hostsOf.get(v);
+    if (!set) hostsOf.set(v, set = new Set());
+    set.add(hits.hosts[i]!);
+  }
+  return [...hostsOf].map(([version, hosts]) => ({ version, hosts: hosts.size }))
+    .sort((a, b) => b.hosts - a.hosts || a.version.localeCompare(b.version));
 }

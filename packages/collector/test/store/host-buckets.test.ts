@@ -69,6 +69,11 @@ t.test('ingest, search, retro-hunt and prune find hosts in every bucket without 
   t.same(byHash.json.hosts.map((x: { hostname: string }) => x.hostname).sort(), planted.map((i) => `h${i}`).sort(), 'hosts in the first, second and last bucket');
   const common = await h.call('viewer', 'GET', `/api/v1/search/files?sha256=${sha('common')}&limit=10`);
   t.same([common.json.total_hosts, common.json.hosts.length, common.json.truncated], [hosts, 10, true]);
+  const byName = Array.from({ length: hosts }, (_, i) => `h${i}`).sort();
+  t.same(common.json.hosts.map((x: { hostname: string }) => x.hostname), byName.slice(0, 10), 'a page cut from all hosts in name order (hits on most hosts)');
+  const whole = await h.call('viewer', 'GET', `/api/v1/search/files?sha256=${sha('common')}&limit=1000`);
+  t.same(whole.json.hosts.map((x: { hostname: string }) => x.hostname), byName, 'the same order sorted from the hit hosts (few hits per page row)');
+  t.ok(whole.json.hosts.every((x: { items: unknown[] }) => x.items.length === 1), 'each host with its hit');
   const sw = await h.call('viewer', 'GET', '/api/v1/search/software?name=Trojan%20Tool');
   t.same(sw.json.versions, [{ version: '2.0', hosts: 3 }]);
 

@@ -260,7 +260,8 @@ export const MIGRATIONS: readonly string[] = [
   `,
   /* 9: the item index leads with the host's bucket, host >> 6 (store/host-buckets.ts: hosts that
      sync together share index pages). host_buckets lists the bucket numbers in use, for lookups
-     by item to probe each. */ `
+     by item to probe each. Hosts by name: search cuts its page from hosts in name order. */ `
+  CREATE INDEX hosts_hostname ON hosts (hostname, id);
   DROP INDEX host_inv_item;
   CREATE INDEX host_inv_bucket_item ON host_inv (host >> 6, item);
   CREATE VIEW host_buckets (b) AS
