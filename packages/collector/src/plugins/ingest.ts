@@ -30,6 +30,7 @@ import { verifyAgentToken } from '../store/auth.js';
 import { metrics } from '../metrics.js';
 import { InlineFrameWriter, type FrameWriter } from './frame-writer.js';
 import { WorkerFrameWriter } from './worker-writer.js';
+import { DEFLATE, releaseInflater } from './ws-deflate.js';
 import { transportContext, type TransportContext, type TransportSettings } from './guard.js';
 
 export interface IngestOptions {
@@ -45,15 +46,8 @@ export interface IngestOptions {
 const PATH = '/api/v1/agents/stream';
 /** Unsent bytes to one agent past which we stop reading from it, and below which we resume. */
 const HIGH_WATER = 1024 * 1024, LOW_WATER = 256 * 1024;
-/**
- * Agents compress what they send; we send only small frames (welcome, acks, errors). With
- * context takeover ws compresses every outgoing message whatever its size, so each connection
- * held a 256 KB zlib deflate state for nothing (2.6 GB for 10,000 idle agents): no takeover on
- * our side, so frames under the threshold go out plain and no deflate state is ever made. The
- * agents' window is capped at 8 KB, so each connection's inflate state is ~15 KB instead of
- * ~40 KB (inventory JSON compresses 5.7× at 8 KB against 6.4× at 32 KB).
- */
-const DEFLATE = { serverNoContextTakeover: true, threshold: 1024, clientMaxWindowBits: 13 } as const;
+/** A connection silent this long gives back its inflater (plugins/ws-deflate.ts). */
+const QUIET_MS = 2000;
 /** How long a refused client gets to read the answer and close before its socket is destroyed. */
 const REFUSED_LINGER_MS = 10_000;
 const STATUS_TEXT: Record<number, string> = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 429: 'Too Many Requests' };
@@ -120,7 +114,7 @@ export function registerIngest(app: FastifyInstance, opts: IngestOptions): { con
   const { svc } = opts;
   const ctx = transportContext(svc.db, opts.transport ?? {});
   const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxFrameBytes, perMessageDeflate: DEFLATE, clientTracking: true });
-  const told = new WeakMap<WebSocket, { rotate: boolean; alive: boolean }>();
+  const told = new WeakMap<WebSocket, { rotate: boolean; alive: boolean; lastMessage: number }>();
   const writer: FrameWriter = (opts.writerThread ?? !svc.db.memory)
     ? new WorkerFrameWriter(svc, { maxFrameBytes: opts.maxFrameBytes })
     : new InlineFrameWriter(svc, { maxFrameBytes: opts.maxFrameBytes });
@@ -140,7 +134,7 @@ export function registerIngest(app: FastifyInstance, opts: IngestOptions): { con
     const log = app.log.child({ host_id: hostId });
     const conn = ++connections;
     ctx.sessions.set(hostId, ws);
-    told.set(ws, { rotate, alive: true });
+    told.set(ws, { rotate, alive: true, lastMessage: 0 });
     let violations = 0, broken = false, paused = false, queueHeld = false;
     // Two reasons to stop reading this agent: its acks pile up unsent, or the commit queue is full.
     const flow = {
@@ -174,7 +168,7 @@ export function registerIngest(app: FastifyInstance, opts: IngestOptions): { con
     ws.on('message', (data: Buffer, isBinary) => {
       if (broken || closing) return;
       const state = told.get(ws);
-      if (state) state.alive = true;
+      if (state) { state.alive = true; state.lastMessage = Date.now(); }
       if (!withinRate()) {
         breakOff();
         log.warn('frame rate limit exceeded; closing');
@@ -203,7 +197,11 @@ export function registerIngest(app: FastifyInstance, opts: IngestOptions): { con
     ws.on('error', (err) => log.warn({ err }, 'agent connection error'));
   }
 
-  const sweep = setInterval(() => sweepSessions(svc, ctx, told), Math.min(opts.heartbeatS * 1000, 2000));
+  const sweep = setInterval(() => {
+    sweepSessions(svc, ctx, told);
+    const quiet = Date.now() - QUIET_MS;
+    for (const ws of ctx.sessions.values()) if ((told.get(ws)?.lastMessage ?? 0) < quiet) releaseInflater(ws);
+  }, Math.min(opts.heartbeatS * 1000, 2000));
   const liveness = setInterval(() => {
     for (const ws of ctx.sessions.values()) {
       const s = told.get(ws);
