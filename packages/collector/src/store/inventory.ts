@@ -9,6 +9,7 @@ import type { Matcher, CompiledIndicator } from '../match/engine.js';
 import { itemKeys } from '../match/keys.js';
 import type { DB } from './db.js';
 import { pruneBefore } from './prune.js';
+import { GenerationalMap } from './generational-map.js';
 
 export interface BatchResult { applied: boolean; items: number; alerts: number; removed: number }
 
@@ -91,13 +92,15 @@ export class InventoryStore {
 
   /**
    * Item ids of items seen before, by the item's own key (`file:/usr/lib/x.so`), each with the
-   * variants (versions, hashes) stored under that key: the fleet sends the same items again and
-   * again (shared packages, every rescan), so most items resolve here by comparing a few fields
-   * — no serialising, hashing or SQLite. Bounded; cleared when full (a miss costs one lookup).
+   * latest variants (versions, hashes) stored under that key: the fleet sends the same items
+   * again and again (shared packages, every rescan), so most items resolve here by comparing a
+   * few fields — no serialising, hashing or SQLite. Bounded (a miss costs one lookup): keys by
+   * generation, variants per key to the latest few (a file that differs on every host would
+   * otherwise be compared against the whole fleet's copies).
    */
-  private readonly idCache = new Map<string, Array<[InventoryItem, number]>>();
-  private idCacheSize = 0;
-  private static readonly ID_CACHE_MAX = 250_000;
+  private static readonly CACHE_GENERATION = 50_000;
+  private static readonly VARIANTS_PER_KEY = 8;
+  private readonly idCache = new GenerationalMap<string, Array<[InventoryItem, number]>>(InventoryStore.CACHE_GENERATION);
 
   /**
    * What the matcher said about an item id: a rescan sends the same items with the same
@@ -106,7 +109,7 @@ export class InventoryStore {
    * (matcherChanged), and before the next indicator validity boundary; clock-dependent kinds
    * are never cached.
    */
-  private readonly matchCache = new Map<number, readonly CompiledIndicator[]>();
+  private readonly matchCache = new GenerationalMap<number, readonly CompiledIndicator[]>(InventoryStore.CACHE_GENERATION);
   private matchCacheOf: Matcher | null = null;
   private matchCacheUntil = -Infinity;
 
@@ -126,10 +129,11 @@ export class InventoryStore {
     const variants = this.idCache.get(cacheKey);
     if (variants) for (const [seen, id] of variants) if (sameItem(seen, item)) return id;
     const id = this.resolveItem(item);
-    if (this.idCacheSize >= InventoryStore.ID_CACHE_MAX) { this.idCache.clear(); this.idCacheSize = 0; }
-    const list = this.idCache.get(cacheKey);
-    if (list) list.push([item, id]); else this.idCache.set(cacheKey, [[item, id]]);
-    this.idCacheSize++;
+    if (!variants) this.idCache.set(cacheKey, [[item, id]]);
+    else {
+      if (variants.length >= InventoryStore.VARIANTS_PER_KEY) variants.shift();
+      variants.push([item, id]);
+    }
     return id;
   }
 
@@ -150,7 +154,6 @@ export class InventoryStore {
     if (hits === undefined) {
       const found = matcher.match(item, now);
       hits = found.length ? found : NO_HITS;
-      if (this.matchCache.size >= InventoryStore.ID_CACHE_MAX) this.matchCache.clear();
       this.matchCache.set(id, hits);
     }
     return hits;
@@ -201,7 +204,7 @@ export class InventoryStore {
 
   /** After a rollback: ids of items and hosts inserted by the rolled-back transaction no longer exist. */
   forgetCaches(): void {
-    this.idCache.clear(); this.idCacheSize = 0; this.matchCache.clear(); this.hosts.clear();
+    this.idCache.clear(); this.matchCache.clear(); this.hosts.clear();
   }
 
   private readonly applyTx = (hostId: string, frame: InventoryFrame, matcher: Matcher, now: Date): BatchResult => this.db.transaction(() => {
