@@ -39,9 +39,9 @@ export async function enroll(c: RunningCollector, hostId: string, secret = c.sec
 
 export interface Conn { ws: WebSocket; next(ms?: number): Promise<any>; status?: number; body?: string; closed: Promise<number>; extensions?: string }
 
-export async function connect(c: RunningCollector, auth: string | null, headers: Record<string, string> = {}): Promise<Conn> {
+export async function connect(c: RunningCollector, auth: string | null, headers: Record<string, string> = {}, options: WebSocket.ClientOptions = {}): Promise<Conn> {
   const ca = await caOf(c);
-  const ws = new WebSocket(c.url.replace(/^http/, 'ws') + '/api/v1/agents/stream', { ca, headers: { ...(auth ? { authorization: auth } : {}), ...headers } });
+  const ws = new WebSocket(c.url.replace(/^http/, 'ws') + '/api/v1/agents/stream', { ca, ...options, headers: { ...(auth ? { authorization: auth } : {}), ...headers } });
   const frames: any[] = [];
   const waiters: Array<(f: any) => void> = [];
   ws.on('message', (d) => { const f = JSON.parse(d.toString()); const w = waiters.shift(); if (w) w(f); else frames.push(f); });

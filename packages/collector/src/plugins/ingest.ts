@@ -46,6 +46,16 @@ export interface IngestOptions {
 const PATH = '/api/v1/agents/stream';
 /** Unsent bytes to one agent past which we stop reading from it, and below which we resume. */
 const HIGH_WATER = 1024 * 1024, LOW_WATER = 256 * 1024;
+/** Connections pinged (or found dead) per event-loop turn. */
+const PING_SLICE = 256;
+
+async function forEachInSlices<T>(list: T[], fn: (x: T) => void): Promise<void> {
+  for (let i = 0; i < list.length; i += PING_SLICE) {
+    if (i > 0) await new Promise((r) => setImmediate(r));
+    for (const x of list.slice(i, i + PING_SLICE)) fn(x);
+  }
+}
+
 /** A connection silent this long gives back its inflater (plugins/ws-deflate.ts). */
 const QUIET_MS = 2000;
 /** How long a refused client gets to read the answer and close before its socket is destroyed. */
@@ -202,14 +212,13 @@ export function registerIngest(app: FastifyInstance, opts: IngestOptions): { con
     const quiet = Date.now() - QUIET_MS;
     for (const ws of ctx.sessions.values()) if ((told.get(ws)?.lastMessage ?? 0) < quiet) releaseInflater(ws);
   }, Math.min(opts.heartbeatS * 1000, 2000));
-  const liveness = setInterval(() => {
-    for (const ws of ctx.sessions.values()) {
-      const s = told.get(ws);
-      if (s && !s.alive) { ws.terminate(); continue; }
-      if (s) s.alive = false;
-      ws.ping();
-    }
-  }, opts.heartbeatS * 2000);
+  // In slices, an event-loop turn apart: 10,000 TLS writes in one loop would hold up the API and every agent for their length.
+  const liveness = setInterval(() => { void forEachInSlices([...ctx.sessions.values()], (ws) => {
+    const s = told.get(ws);
+    if (s && !s.alive) { ws.terminate(); return; }
+    if (s) s.alive = false;
+    if (ws.readyState === ws.OPEN) ws.ping();
+  }); }, opts.heartbeatS * 2000);
   sweep.unref(); liveness.unref();
 
   return {
