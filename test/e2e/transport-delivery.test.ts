@@ -64,11 +64,13 @@ async function collectorStopMidStream(t: Test, signal: NodeJS.Signals, onStopped
   await waitFor(() => hostSeq(c.db) >= 2, 60_000, 'first batches committed');
   const t0 = Date.now();
   const code = await c.stop(signal);
-  t.comment(`collector stopped (${signal}) after batch ${hostSeq(c.db)}`);
-  onStopped(c, code, Date.now() - t0);
+  const ms = Date.now() - t0, stoppedAt = hostSeq(c.db);
+  t.comment(`collector stopped (${signal}) after batch ${stoppedAt}, in ${ms} ms`);
+  onStopped(c, code, ms);
   const c2 = await startCollector({ dir, extraArgs: ['--port', String(port)] });
   t.teardown(() => c2.stop());
   if (!t.equal(await agent.exit, 0, 'agent exits 0 once everything is acknowledged')) t.comment(agent.logs().slice(-3000));
+  t.ok(stoppedAt < hostSeq(c2.db), 'the collector stopped mid-stream: it did not wait for the agent to finish its scan');
   // A killed collector drops the link under the agent; a stopping one says goodbye (1001).
   if (signal === 'SIGKILL') t.match(agent.logs(), /collector link (lost|failed)/, 'the agent saw the link drop and reconnected');
   const admin = (await runCollector(['token', 'create', '--role', 'admin', '--db', c2.db])).stdout.trim();

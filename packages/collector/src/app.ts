@@ -91,7 +91,9 @@ export async function build(opts: BuildOptions): Promise<Collector> {
 
   const ingest = registerIngest(app, { svc: opts.svc, maxFrameBytes: opts.maxFrameBytes ?? 8 * 1024 * 1024, heartbeatS: opts.heartbeatS ?? 60, maxViolations: 5, transport: opts.transport });
   await app.register(metricsRoutes, { svc: opts.svc, connected: ingest.connected, writerHeap: ingest.writerHeap });
-  app.addHook('onClose', async () => { await ingest.close(); });
+  // preClose, not onClose: fastify's server.close() waits for every socket, and an agent's
+  // WebSocket would otherwise hold the stop until that agent chose to leave.
+  app.addHook('preClose', async () => { await ingest.close(); });
   // TAXII 2.1 pull: polling starts now and stops when the app closes.
   app.addHook('onClose', startTaxiiPolling(opts.svc, opts.svc.log));
   return { app, svc: opts.svc, connectedAgents: ingest.connected };

@@ -136,6 +136,20 @@ export class CommitQueue<R> {
     if (this.queue.length && !this.scheduled) { this.scheduled = true; setImmediate(this.flush); }
   };
 
+  /**
+   * Commits queued work for at most `withinMs`, then fails whatever is left without running it
+   * (a shutdown: those frames were never acknowledged, so their agents resend them). Returns
+   * how many entries were given up.
+   */
+  drainWithin(withinMs: number, reason: Error): number {
+    const deadline = performance.now() + withinMs;
+    while (this.queue.length && performance.now() < deadline) this.flush();
+    const left = this.queue.splice(0);
+    for (const entry of left) { this.gate.sub(entry.weight); entry.done(reason); }
+    this.gate.settle();
+    return left.length;
+  }
+
   /** A connection the queue's bound may pause (see WeightGate). */
   join(source: Pausable): void { this.gate.join(source); }
 

@@ -23,12 +23,20 @@ export interface FrameWriter {
   cancel(conn: number): void;
   /** The connection closed. */
   forget(conn: number, flow: Pausable): void;
-  /** Resolves once everything submitted so far is committed and its `done` called. */
-  drain(): Promise<void>;
+  /**
+   * Resolves once everything submitted so far is committed and its `done` called. With
+   * `withinMs` (shutdown), frames not started by then fail with SHUTTING_DOWN instead: they were
+   * never acknowledged, so their agents resend them to the next collector. Resolves to the
+   * number of frames given up.
+   */
+  drain(withinMs?: number): Promise<number>;
   close(): Promise<void>;
   /** The writer thread's JavaScript heap as it last reported (bytes), or null without a thread. */
   threadHeap(): { used: number; total: number } | null;
 }
+
+/** The error of frames given up by a bounded drain at shutdown. */
+export const SHUTTING_DOWN = 'collector shutting down; frame not stored';
 
 export interface WriterOptions { maxFrameBytes: number; budgetMs?: number; maxQueuedWeight?: number }
 
@@ -66,12 +74,13 @@ export class InlineFrameWriter implements FrameWriter {
 
   forget(conn: number, flow: Pausable): void { this.cancelled.delete(conn); this.queue.forget(flow); }
 
-  drain(): Promise<void> {
+  drain(withinMs?: number): Promise<number> {
+    if (withinMs !== undefined) return Promise.resolve(this.queue.drainWithin(withinMs, new Error(SHUTTING_DOWN)));
     while (this.queue.length) this.queue.flush();
-    return Promise.resolve();
+    return Promise.resolve(0);
   }
 
   threadHeap(): null { return null; }
 
-  close(): Promise<void> { return this.drain(); }
+  async close(): Promise<void> { await this.drain(); }
 }

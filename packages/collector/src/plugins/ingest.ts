@@ -44,6 +44,8 @@ export interface IngestOptions {
 }
 
 const PATH = '/api/v1/agents/stream';
+/** How long a stopping collector keeps committing frames already received; the rest are resent by their agents. */
+const SHUTDOWN_DRAIN_MS = 5000;
 /** Unsent bytes to one agent past which we stop reading from it, and below which we resume. */
 const HIGH_WATER = 1024 * 1024, LOW_WATER = 256 * 1024;
 /** Connections pinged (or found dead) per event-loop turn. */
@@ -188,7 +190,8 @@ export function registerIngest(app: FastifyInstance, opts: IngestOptions): { con
       }
       writer.submit(conn, hostId, data, isBinary, flow, (err, out, seq) => {
         if (err || !out) {
-          if (broken) return;
+          // Given up by the shutdown drain: the agent resends it to the next collector; the socket closes with 1001.
+          if (broken || closing) return;
           breakOff();
           log.error({ err, seq }, 'batch not stored');
           send({ v: PROTOCOL_VERSION, type: 'error', code: 'CW_STORE_FAILED', message: WireErrors.CW_STORE_FAILED, ...(seq !== undefined ? { seq } : {}) });
@@ -227,10 +230,11 @@ export function registerIngest(app: FastifyInstance, opts: IngestOptions): { con
     close: async () => {
       closing = true;
       clearInterval(sweep); clearInterval(liveness);
-      // Frames already received are committed and acknowledged before the sockets close.
+      // Frames already received are committed and acknowledged before the sockets close, for
+      // as long as SHUTDOWN_DRAIN_MS allows: up to 24 MB may wait, and a stop must stay prompt.
       app.log.info('ingest closing: draining the writer');
-      await writer.drain();
-      app.log.info({ connections: wss.clients.size }, 'ingest drained; closing agent connections');
+      const givenUp = await writer.drain(SHUTDOWN_DRAIN_MS);
+      app.log.info({ connections: wss.clients.size, frames_left_to_resend: givenUp }, 'ingest drained; closing agent connections');
       await new Promise<void>((resolve) => {
         for (const ws of wss.clients) ws.close(1001, 'collector shutting down');
         const force = setTimeout(() => { for (const ws of wss.clients) ws.terminate(); }, 5000);

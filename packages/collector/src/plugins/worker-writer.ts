@@ -29,7 +29,7 @@ const CLOSE_TIMEOUT_MS = 30_000;
 export class WorkerFrameWriter implements FrameWriter {
   private worker!: Worker;
   private readonly pending = new Map<number, { done: FrameDone; weight: number }>();
-  private readonly drains = new Map<number, () => void>();
+  private readonly drains = new Map<number, (givenUp: number) => void>();
   private readonly gate: WeightGate;
   private nextId = 1;
   private closing = false;
@@ -55,7 +55,7 @@ export class WorkerFrameWriter implements FrameWriter {
       if (m.heap) this.heap = { used: m.heap[0], total: m.heap[1] };
       this.settle(m.results);
     }
-    else if (m.t === 'drained') { this.drains.get(m.id)?.(); this.drains.delete(m.id); }
+    else if (m.t === 'drained') { this.drains.get(m.id)?.(m.given_up ?? 0); this.drains.delete(m.id); }
     else if (m.t === 'fatal') this.lost(w, new Error(`ingest writer failed to start: ${m.error}`));
   }
 
@@ -82,7 +82,7 @@ export class WorkerFrameWriter implements FrameWriter {
     this.pending.clear();
     for (const p of held) { this.gate.sub(p.weight); p.done(err, undefined, undefined); }
     this.gate.settle();
-    for (const resolve of this.drains.values()) resolve();
+    for (const resolve of this.drains.values()) resolve(0);
     this.drains.clear();
     setTimeout(() => { if (!this.closing) this.spawn(); }, RESPAWN_MS).unref();
   }
@@ -111,11 +111,11 @@ export class WorkerFrameWriter implements FrameWriter {
   cancel(conn: number): void { this.post({ t: 'cancel', conn }); }
   forget(conn: number, flow: Pausable): void { this.gate.forget(flow); this.post({ t: 'forget', conn }); }
 
-  drain(): Promise<void> {
-    if (this.closing) return Promise.resolve();
+  drain(withinMs?: number): Promise<number> {
+    if (this.closing) return Promise.resolve(0);
     const id = this.nextId++;
     return new Promise((resolve) => {
-      if (!this.post({ t: 'drain', id })) return resolve();
+      if (!this.post({ t: 'drain', id, ...(withinMs !== undefined ? { withinMs } : {}) })) return resolve(0);
       this.drains.set(id, resolve);
     });
   }

@@ -11,9 +11,9 @@
  *
  * Protocol (parentPort), in:  { t: 'frame', id, conn, host, data: Uint8Array, binary }
  *                             { t: 'touch', host } | { t: 'cancel' | 'forget', conn }
- *                             { t: 'drain', id } | { t: 'close' }
+ *                             { t: 'drain', id, withinMs? } | { t: 'close' }
  *                        out: { t: 'ready' } | { t: 'done', results: [id, outcome | null, error | null, seq][], heap? }
- *                             { t: 'drained', id } | { t: 'fatal', error }
+ *                             { t: 'drained', id, given_up } | { t: 'fatal', error }
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { readlinkSync } from 'node:fs';
@@ -24,16 +24,17 @@ import { InventoryStore } from './inventory.js';
 import { IndicatorStore } from './indicators.js';
 import { FrameApplier, type FrameOutcome } from './frame-apply.js';
 import { CommitQueue } from '../plugins/commit-queue.js';
+import { SHUTTING_DOWN } from '../plugins/frame-writer.js';
 
 export interface IngestWorkerData { file: string; maxFrameBytes: number; budgetMs: number }
 export type WriterResult = [id: number, outcome: FrameOutcome | null, error: string | null, seq: number | undefined];
 export type ToWriter =
   | { t: 'frame'; id: number; conn: number; host: string; data: Uint8Array; binary: boolean }
   | { t: 'touch'; host: string } | { t: 'cancel'; conn: number } | { t: 'forget'; conn: number }
-  | { t: 'drain'; id: number } | { t: 'close' };
+  | { t: 'drain'; id: number; withinMs?: number } | { t: 'close' };
 export type FromWriter =
   | { t: 'ready' } | { t: 'done'; results: WriterResult[]; heap?: [used: number, total: number] }
-  | { t: 'drained'; id: number } | { t: 'fatal'; error: string };
+  | { t: 'drained'; id: number; given_up?: number } | { t: 'fatal'; error: string };
 
 const port = parentPort!;
 const { file, maxFrameBytes, budgetMs } = workerData as IngestWorkerData;
@@ -109,7 +110,12 @@ function start(): void {
         break;
       case 'cancel': cancelled.add(m.conn); break;
       case 'forget': cancelled.delete(m.conn); break;
-      case 'drain': flushAll(); port.postMessage({ t: 'drained', id: m.id } satisfies FromWriter); break;
+      case 'drain': {
+        let givenUp = 0;
+        if (m.withinMs !== undefined) { givenUp = queue.drainWithin(m.withinMs, new Error(SHUTTING_DOWN)); post(); } else flushAll();
+        port.postMessage({ t: 'drained', id: m.id, given_up: givenUp } satisfies FromWriter);
+        break;
+      }
       case 'close': flushAll(); db.close(); port.close(); break;
     }
   });

@@ -137,3 +137,24 @@ t.test('a connection that has not sent yet is paused too while the queue is over
   await settled();
   t.same(calls.filter((c) => c.endsWith('resume')).sort(), ['busy:resume', 'late:resume', 'quiet:resume']);
 });
+
+t.test('a bounded drain (shutdown) commits until its time is up, then gives up the rest unstored and unacknowledged', async (t) => {
+  const h = await harness(t);
+  h.host('a');
+  // Every group takes ~20 ms: a drain of 50 ms gets through a few frames of the ten.
+  const slow = (fn: () => void) => { h.svc.db.transaction(fn)(); const end = performance.now() + 20; while (performance.now() < end); };
+  const { q, outcomes, submit } = queueOn(h, { budgetMs: 0, transaction: slow });
+  for (let seq = 1; seq <= 10; seq++) submit('a', frame(seq, [file(`C:/f${seq}.dll`, `f${seq}`)]));
+  const reason = new Error('collector shutting down');
+  const givenUp = q.drainWithin(50, reason);
+  t.equal(q.length, 0, 'nothing left queued');
+  t.equal(outcomes.length, 10, 'every frame answered');
+  const committed = outcomes.filter((o) => o.err === null);
+  t.ok(committed.length >= 1 && committed.length < 10, `${committed.length} committed within the bound`);
+  t.equal(givenUp, 10 - committed.length, 'the rest given up');
+  t.ok(outcomes.filter((o) => o.err !== null).every((o) => o.err === reason), 'with the shutdown reason');
+  t.same(committed.map((o) => o.seq), Array.from({ length: committed.length }, (_, i) => i + 1), 'in order: the given-up ones are the last');
+  t.equal(lastSeq(h, 'a'), committed.length, 'the host\'s seq stops at the last committed frame, so its agent resends the rest');
+  t.equal(stored(h, 'a'), committed.length, 'nothing of a given-up frame stored');
+  t.equal(q.drainWithin(50, reason), 0, 'an empty queue drains at once');
+});

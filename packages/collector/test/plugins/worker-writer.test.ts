@@ -106,3 +106,22 @@ t.test('close() commits and reports everything submitted before it', async (t) =
   t.equal(reported, hosts.length, 'every frame reported before close resolved');
   t.equal(svc.db.prepare('SELECT count(*) FROM host_items').pluck().get(), 40);
 });
+
+t.test('a shutdown drain bounded in time gives up the frames it did not reach: reported failed, never stored', async (t) => {
+  const { svc, writer, submitRaw, frame, host } = setup(t);
+  const h = '66666666-6666-4666-8666-666666666666';
+  host(h);
+  const frameNo = (i: number) => frame(i + 1, Array.from({ length: 500 }, (_, j) => file(`C:/d${i}/f${j}.dll`, `f${i}.${j}`)));
+  const first = await submitRaw(1, h, frameNo(0));
+  // Then 200 frames of 500 items: far more than the writer commits within 0 ms.
+  const results = Array.from({ length: 200 }, (_, i) => submitRaw(1, h, frameNo(i + 1)));
+  const givenUp = await writer.drain(0);
+  const all = [first, ...await Promise.all(results)];
+  const ok = all.filter((r) => r.err === null), failed = all.filter((r) => r.err !== null);
+  t.ok(givenUp > 0, `${givenUp} frames given up`);
+  t.equal(failed.length, givenUp, 'each given-up frame reported failed');
+  t.match(failed[0]?.err?.message, /shutting down/);
+  t.same(ok.map((r) => r.seq), Array.from({ length: ok.length }, (_, i) => i + 1), 'the committed ones are the first, in order');
+  t.equal(svc.db.prepare('SELECT last_seq FROM hosts WHERE id = ?').pluck().get(h), ok.length, 'the host resumes after the last committed frame');
+  t.equal(svc.db.prepare('SELECT count(*) FROM host_items WHERE host_id = ?').pluck().get(h), ok.length * 500, 'nothing of a given-up frame stored');
+});
