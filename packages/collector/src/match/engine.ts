@@ -12,6 +12,7 @@ import { itemKeys, baseName } from './keys.js';
 import { compareVersions, satisfies } from './version.js';
 import { BUILTINS } from './builtin.js';
 import { GlobIndex, globToRegExp } from './glob.js';
+import { DigestIndex, digestOffset } from './digest-index.js';
 
 export { globToRegExp } from './glob.js';
 
@@ -66,10 +67,13 @@ export function refine(ind: CompiledIndicator, item: InventoryItem): boolean {
 const BUILTIN_COMPILED = BUILTINS.map((b) => compile(b.indicator));
 
 type GlobIndicator = CompiledIndicator & { pattern: string; re: RegExp };
+type Entry = CompiledIndicator | CompiledIndicator[];
 
 export class Matcher {
   // One indicator per key is the common case: stored bare, an array only when keys are shared.
-  private readonly byKey = new Map<string, CompiledIndicator | CompiledIndicator[]>();
+  // Hash and thumbprint keys (nearly all of a large feed) live in a DigestIndex, the rest in a Map.
+  private readonly byKey = new Map<string, Entry>();
+  private readonly digests = new DigestIndex<Entry>();
   private readonly byId = new Map<string, CompiledIndicator>();
   private readonly globs = new GlobIndex<GlobIndicator>();
 
@@ -79,10 +83,27 @@ export class Matcher {
     if (this.byId.has(ind.id)) this.remove(ind.id);
     this.byId.set(ind.id, ind);
     if (ind.key === null) { this.globs.add(Object.assign(ind, { pattern: ind.pattern ?? '', re: ind.glob! }) as GlobIndicator); return; }
-    const cur = this.byKey.get(ind.key);
-    if (cur === undefined) this.byKey.set(ind.key, ind);
+    const cur = this.lookup(ind.key);
+    if (cur === undefined) this.store(ind.key, ind);
     else if (Array.isArray(cur)) cur.push(ind);
-    else this.byKey.set(ind.key, [cur, ind]);
+    else this.store(ind.key, [cur, ind]);
+  }
+
+  /** The entry under a key, wherever its kind of key is kept. */
+  private lookup(key: string): Entry | undefined {
+    const off = digestOffset(key);
+    const found = off < 0 ? null : this.digests.get(key, off);
+    return found === null ? this.byKey.get(key) : found;
+  }
+
+  private store(key: string, entry: Entry): void {
+    const off = digestOffset(key);
+    if (off < 0 || !this.digests.set(key, off, entry)) this.byKey.set(key, entry);
+  }
+
+  private unstore(key: string): void {
+    const off = digestOffset(key);
+    if (off < 0 || !this.digests.delete(key, off)) this.byKey.delete(key);
   }
 
   remove(id: string): void {
@@ -90,11 +111,11 @@ export class Matcher {
     if (!ind) return;
     this.byId.delete(id);
     if (ind.key === null) { this.globs.remove((g) => g.id === id); return; }
-    const cur = this.byKey.get(ind.key)!;
+    const cur = this.lookup(ind.key)!;
     const list = (Array.isArray(cur) ? cur : [cur]).filter((g) => g.id !== id);
-    if (list.length > 1) this.byKey.set(ind.key, list);
-    else if (list.length === 1) this.byKey.set(ind.key, list[0]!);
-    else this.byKey.delete(ind.key);
+    if (list.length > 1) this.store(ind.key, list);
+    else if (list.length === 1) this.store(ind.key, list[0]!);
+    else this.unstore(ind.key);
   }
 
   /** Glob indicators matching a file's base name or path (retro-hunt uses this on stored names). */
@@ -104,7 +125,7 @@ export class Matcher {
   match(item: InventoryItem, now = Date.now(), keys: readonly string[] = itemKeys(item)): CompiledIndicator[] {
     const hits: CompiledIndicator[] = [];
     for (let i = 0; i < keys.length; i++) {
-      const cur = this.byKey.get(keys[i]!);
+      const cur = this.lookup(keys[i]!);
       if (cur === undefined) continue;
       if (!Array.isArray(cur)) { if (cur.from <= now && now <= cur.until && refine(cur, item)) hits.push(cur); continue; }
       for (const ind of cur) if (ind.from <= now && now <= ind.until && refine(ind, item)) hits.push(ind);
