@@ -8,11 +8,11 @@
  */
 import { normalizeSoftwareName, type InventoryItem, type SoftwareItem } from '@chainwatch/shared';
 import { indicatorKey, type StoredIndicator } from './indicator.js';
-import { itemKeys, baseName } from './keys.js';
+import { visitItemKeys, baseName } from './keys.js';
 import { compareVersions, satisfies } from './version.js';
 import { BUILTINS } from './builtin.js';
 import { GlobIndex, globToRegExp } from './glob.js';
-import { DigestIndex, digestOffset } from './digest-index.js';
+import { DigestIndex } from './digest-index.js';
 
 export { globToRegExp } from './glob.js';
 
@@ -71,9 +71,11 @@ type Entry = CompiledIndicator | CompiledIndicator[];
 
 export class Matcher {
   // One indicator per key is the common case: stored bare, an array only when keys are shared.
-  // Hash and thumbprint keys (nearly all of a large feed) live in a DigestIndex, the rest in a Map.
-  private readonly byKey = new Map<string, Entry>();
-  private readonly digests = new DigestIndex<Entry>();
+  // Keys by namespace, each store keyed by the bare value: hashes and thumbprints (nearly all of
+  // a large feed) in DigestIndexes, every other namespace in a Map of its own.
+  private readonly hashes = new DigestIndex<Entry>();
+  private readonly thumbs = new DigestIndex<Entry>();
+  private readonly others = new Map<string, Map<string, Entry>>();
   private readonly byId = new Map<string, CompiledIndicator>();
   private readonly globs = new GlobIndex<GlobIndicator>();
 
@@ -83,27 +85,11 @@ export class Matcher {
     if (this.byId.has(ind.id)) this.remove(ind.id);
     this.byId.set(ind.id, ind);
     if (ind.key === null) { this.globs.add(Object.assign(ind, { pattern: ind.pattern ?? '', re: ind.glob! }) as GlobIndicator); return; }
-    const cur = this.lookup(ind.key);
-    if (cur === undefined) this.store(ind.key, ind);
+    const [ns, value] = splitKey(ind.key);
+    const cur = this.lookup(ns, value);
+    if (cur === undefined) this.store(ns, value, ind);
     else if (Array.isArray(cur)) cur.push(ind);
-    else this.store(ind.key, [cur, ind]);
-  }
-
-  /** The entry under a key, wherever its kind of key is kept. */
-  private lookup(key: string): Entry | undefined {
-    const off = digestOffset(key);
-    const found = off < 0 ? null : this.digests.get(key, off);
-    return found === null ? this.byKey.get(key) : found;
-  }
-
-  private store(key: string, entry: Entry): void {
-    const off = digestOffset(key);
-    if (off < 0 || !this.digests.set(key, off, entry)) this.byKey.set(key, entry);
-  }
-
-  private unstore(key: string): void {
-    const off = digestOffset(key);
-    if (off < 0 || !this.digests.delete(key, off)) this.byKey.delete(key);
+    else this.store(ns, value, [cur, ind]);
   }
 
   remove(id: string): void {
@@ -111,25 +97,48 @@ export class Matcher {
     if (!ind) return;
     this.byId.delete(id);
     if (ind.key === null) { this.globs.remove((g) => g.id === id); return; }
-    const cur = this.lookup(ind.key)!;
+    const [ns, value] = splitKey(ind.key);
+    const cur = this.lookup(ns, value)!;
     const list = (Array.isArray(cur) ? cur : [cur]).filter((g) => g.id !== id);
-    if (list.length > 1) this.store(ind.key, list);
-    else if (list.length === 1) this.store(ind.key, list[0]!);
-    else this.unstore(ind.key);
+    if (list.length > 1) this.store(ns, value, list);
+    else if (list.length === 1) this.store(ns, value, list[0]!);
+    else this.unstore(ns, value);
+  }
+
+  private digestsOf(ns: string): DigestIndex<Entry> | null {
+    return ns === 'h' ? this.hashes : ns === 'thumb' ? this.thumbs : null;
+  }
+
+  /** The entry under a key, wherever its kind of key is kept. */
+  private lookup(ns: string, value: string): Entry | undefined {
+    const digests = this.digestsOf(ns);
+    const found = digests === null ? null : digests.get(value);
+    return found === null ? this.others.get(ns)?.get(value) : found;
+  }
+
+  private store(ns: string, value: string, entry: Entry): void {
+    if (this.digestsOf(ns)?.set(value, entry)) return;
+    let map = this.others.get(ns);
+    if (!map) this.others.set(ns, map = new Map());
+    map.set(value, entry);
+  }
+
+  private unstore(ns: string, value: string): void {
+    if (!this.digestsOf(ns)?.delete(value)) this.others.get(ns)?.delete(value);
   }
 
   /** Glob indicators matching a file's base name or path (retro-hunt uses this on stored names). */
   matchGlobs(name: string, path: string): CompiledIndicator[] { return this.globs.match(name, path); }
 
   /** Indicators (and built-in detections) that this item hits, active at `now`. */
-  match(item: InventoryItem, now = Date.now(), keys: readonly string[] = itemKeys(item)): CompiledIndicator[] {
+  match(item: InventoryItem, now = Date.now()): CompiledIndicator[] {
     const hits: CompiledIndicator[] = [];
-    for (let i = 0; i < keys.length; i++) {
-      const cur = this.lookup(keys[i]!);
-      if (cur === undefined) continue;
-      if (!Array.isArray(cur)) { if (cur.from <= now && now <= cur.until && refine(cur, item)) hits.push(cur); continue; }
+    visitItemKeys(item, (ns, value) => {
+      const cur = this.lookup(ns, value);
+      if (cur === undefined) return;
+      if (!Array.isArray(cur)) { if (cur.from <= now && now <= cur.until && refine(cur, item)) hits.push(cur); return; }
       for (const ind of cur) if (ind.from <= now && now <= ind.until && refine(ind, item)) hits.push(ind);
-    }
+    });
     if (item.kind === 'file' && this.globs.size) {
       for (const g of this.globs.match(baseName(item.path), item.path)) if (g.from <= now && now <= g.until) hits.push(g);
     }
@@ -138,4 +147,10 @@ export class Matcher {
     }
     return hits.length > 1 ? [...new Set(hits)] : hits;
   }
+}
+
+/** `ns:value` → [ns, value] (values may hold colons: only the first one splits). */
+function splitKey(key: string): [string, string] {
+  const i = key.indexOf(':');
+  return [key.slice(0, i), key.slice(i + 1)];
 }

@@ -12,13 +12,16 @@
  */
 import { normalizeSerial, normalizeSoftwareName, type CertIdentity, type InventoryItem } from '@chainwatch/shared';
 
-function certKeys(c: CertIdentity, out: Set<string>): void {
+/** A key's namespace (the text before its first colon) and value. */
+export type KeyVisitor = (ns: string, value: string) => void;
+
+function certKeys(c: CertIdentity, visit: KeyVisitor): void {
   // Agents send normalised serials, but the collector does not trust that: both sides meet
   // only through normalizeSerial().
-  out.add(`serial:${normalizeSerial(c.serial) ?? c.serial.toLowerCase()}`);
-  out.add(`thumb:${c.sha1}`);
-  out.add(`thumb:${c.sha256}`);
-  for (const v of [c.subject_cn, c.subject_o]) if (v) out.add(`signer:${v.trim().toLowerCase()}`);
+  visit('serial', normalizeSerial(c.serial) ?? c.serial.toLowerCase());
+  visit('thumb', c.sha1);
+  visit('thumb', c.sha256);
+  for (const v of [c.subject_cn, c.subject_o]) if (v) visit('signer', v.trim().toLowerCase());
 }
 
 export function baseName(p: string): string {
@@ -26,33 +29,39 @@ export function baseName(p: string): string {
   return p.slice(i + 1);
 }
 
-export function itemKeys(item: InventoryItem): string[] {
+/**
+ * Every key of an item, as namespace and value: the matcher probes its stores with them as
+ * they are (no `ns:value` string to build on the hot path), itemKeys() joins them for the
+ * item_keys table. A key may be visited twice; both consumers tolerate that.
+ */
+export function visitItemKeys(item: InventoryItem, visit: KeyVisitor): void {
   switch (item.kind) {
-    case 'file': {
-      // Hot path at ingest: an array, not a Set (digests of different lengths cannot collide;
-      // a repeated key only costs a second probe, and match() deduplicates hits).
-      const out = [`h:${item.sha256}`, `fn:${baseName(item.path).toLowerCase()}`];
-      if (item.sha1) out.push(`h:${item.sha1}`);
-      if (item.md5) out.push(`h:${item.md5}`);
-      if (item.authenticode_sha256 && item.authenticode_sha256 !== item.sha256) out.push(`h:${item.authenticode_sha256}`);
-      if (item.authenticode_sha1 && item.authenticode_sha1 !== item.sha1) out.push(`h:${item.authenticode_sha1}`);
-      return out;
-    }
+    case 'file':
+      visit('h', item.sha256);
+      visit('fn', baseName(item.path).toLowerCase());
+      if (item.sha1) visit('h', item.sha1);
+      if (item.md5) visit('h', item.md5);
+      if (item.authenticode_sha256 && item.authenticode_sha256 !== item.sha256) visit('h', item.authenticode_sha256);
+      if (item.authenticode_sha1 && item.authenticode_sha1 !== item.sha1) visit('h', item.authenticode_sha1);
+      return;
     case 'software':
-      return [`sw:${normalizeSoftwareName(item.name)}`];
-    case 'signature': {
-      const out = new Set<string>();
-      for (const s of item.signatures) certKeys(s.signer, out);
-      if (item.sha256) out.add(`h:${item.sha256}`);
-      if (item.authenticode_sha256) out.add(`h:${item.authenticode_sha256}`);
-      return [...out];
-    }
-    case 'certificate': {
-      const out = new Set<string>();
-      certKeys(item.cert, out);
-      return [...out];
-    }
+      visit('sw', normalizeSoftwareName(item.name));
+      return;
+    case 'signature':
+      for (const s of item.signatures) certKeys(s.signer, visit);
+      if (item.sha256) visit('h', item.sha256);
+      if (item.authenticode_sha256) visit('h', item.authenticode_sha256);
+      return;
+    case 'certificate':
+      certKeys(item.cert, visit);
+      return;
     default:
-      return [];
   }
+}
+
+/** The item's keys as `ns:value` strings, each once (the item_keys table, retro-hunt's side). */
+export function itemKeys(item: InventoryItem): string[] {
+  const out = new Set<string>();
+  visitItemKeys(item, (ns, value) => { out.add(`${ns}:${value}`); });
+  return [...out];
 }
