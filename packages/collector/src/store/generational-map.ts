@@ -1,35 +1,55 @@
 /**
- * A bounded map that keeps what is used, for the ingest writer's caches. Two generations: a hit
- * in the older one moves the entry to the current one; when the current one is full it becomes
- * the older one and the previous older one is dropped. Eviction costs nothing per entry, and a
- * hot set survives it — a fleet's most common 10,000 items are ~97 % of its (host, item) pairs
- * (fleet bench data, 5,000 hosts), while the long tail is seen once per host. Clearing the whole
- * cache when full (as before) dropped the hot set with the tail.
+ * A bounded map that keeps what is used, for the ingest writer's caches. Entries carry the
+ * generation they were last used in; a generation ends after `perGeneration` entries were
+ * added to or first used in it, and entries unused for two generations are then dropped. A hot
+ * set survives eviction — a fleet's most common 10,000 items are ~97 % of its (host, item)
+ * pairs (fleet bench data, 5,000 hosts), while the long tail is seen once per host.
+ *
+ * One Map, and a hit writes only the entry's generation: the earlier two-Map form moved every
+ * entry found in the older Map (a delete and an insert per hit), ~110–180 ns per lookup against
+ * ~50 for a plain Map on the store bench's access pattern. Dropping costs one pass over the Map
+ * per generation, about two entries visited per entry added.
  */
+interface Slot<V> { value: V; gen: number }
+
 export class GenerationalMap<K, V> {
-  private current = new Map<K, V>();
-  private previous = new Map<K, V>();
+  private readonly map = new Map<K, Slot<V>>();
+  private gen = 0;
+  private usedInGen = 0;
 
   /** At most 2 × perGeneration entries are held. */
   constructor(private readonly perGeneration: number) {}
 
   get(key: K): V | undefined {
-    const v = this.current.get(key);
-    if (v !== undefined) return v;
-    const old = this.previous.get(key);
-    if (old !== undefined) { this.previous.delete(key); this.set(key, old); }
-    return old;
+    const slot = this.map.get(key);
+    if (slot === undefined) return undefined;
+    if (slot.gen !== this.gen) { this.use(); slot.gen = this.gen; }
+    return slot.value;
   }
 
   set(key: K, value: V): void {
-    if (this.current.size >= this.perGeneration && !this.current.has(key)) {
-      this.previous = this.current;
-      this.current = new Map();
+    const slot = this.map.get(key);
+    if (slot !== undefined) {
+      slot.value = value;
+      if (slot.gen !== this.gen) { this.use(); slot.gen = this.gen; }
+      return;
     }
-    this.current.set(key, value);
+    this.use();
+    this.map.set(key, { value, gen: this.gen });
   }
 
-  clear(): void { this.current.clear(); this.previous.clear(); }
+  /** Counts one entry into the current generation, starting the next one (and dropping the unused) when it is full. */
+  private use(): void {
+    if (this.usedInGen >= this.perGeneration) {
+      this.gen++;
+      this.usedInGen = 0;
+      const keep = this.gen - 1;
+      for (const [k, slot] of this.map) if (slot.gen < keep) this.map.delete(k);
+    }
+    this.usedInGen++;
+  }
 
-  get size(): number { return this.current.size + this.previous.size; }
+  clear(): void { this.map.clear(); this.usedInGen = 0; }
+
+  get size(): number { return this.map.size; }
 }

@@ -39,6 +39,9 @@ export function sameItem(a: InventoryItem, b: InventoryItem): boolean {
 /** Item kinds whose built-in detections depend on the clock (expiry): never served from the match cache. */
 const CLOCK_KINDS = new Set(['certificate', 'signature']);
 const NO_HITS: readonly CompiledIndicator[] = Object.freeze([]);
+
+/** A stored item as the writer caches it: its content, row id, and what the matcher said of it in which epoch. */
+interface Variant { readonly item: InventoryItem; readonly id: number; hits: readonly CompiledIndicator[]; epoch: number }
 /** SQL: a held row's last sighting, counting its host's last whole-inventory confirmation (migration 6). */
 const LAST_KNOWN = 'max(last_seen, coalesce((SELECT confirmed_at FROM host_nums WHERE num = host_inv.host), last_seen))';
 
@@ -100,16 +103,17 @@ export class InventoryStore {
    */
   private static readonly CACHE_GENERATION = 50_000;
   private static readonly VARIANTS_PER_KEY = 8;
-  private readonly idCache = new GenerationalMap<string, Array<[InventoryItem, number]>>(InventoryStore.CACHE_GENERATION);
+  private readonly idCache = new GenerationalMap<string, Variant[]>(InventoryStore.CACHE_GENERATION);
 
   /**
-   * What the matcher said about an item id: a rescan sends the same items with the same
-   * indicators loaded, so matching them again would only repeat the answer (and costs as much
-   * as the whole store path). Valid while the matcher is the same object, unchanged
-   * (matcherChanged), and before the next indicator validity boundary; clock-dependent kinds
-   * are never cached.
+   * What the matcher said about an item is kept on its cached variant (one lookup per item, not
+   * a second map by id): a rescan sends the same items with the same indicators loaded, so
+   * matching them again would only repeat the answer (and costs as much as the whole store
+   * path). An answer is valid while its epoch is current: the matcher is the same object,
+   * unchanged (matcherChanged), and before the next indicator validity boundary; clock-dependent
+   * kinds are never cached.
    */
-  private readonly matchCache = new GenerationalMap<number, readonly CompiledIndicator[]>(InventoryStore.CACHE_GENERATION);
+  private matchEpoch = 0;
   private matchCacheOf: Matcher | null = null;
   private matchCacheUntil = -Infinity;
 
@@ -124,17 +128,17 @@ export class InventoryStore {
    * per host: every host has its own under the one key `host`, so a shared list would be compared
    * against the whole fleet's.
    */
-  private itemId(item: InventoryItem, hostId: string): number {
+  private itemRef(item: InventoryItem, hostId: string): Variant {
     const cacheKey = item.kind === 'host' ? `host\0${hostId}` : item.key;
     const variants = this.idCache.get(cacheKey);
-    if (variants) for (const [seen, id] of variants) if (sameItem(seen, item)) return id;
-    const id = this.resolveItem(item);
-    if (!variants) this.idCache.set(cacheKey, [[item, id]]);
+    if (variants) for (const v of variants) if (sameItem(v.item, item)) return v;
+    const v: Variant = { item, id: this.resolveItem(item), hits: NO_HITS, epoch: -1 };
+    if (!variants) this.idCache.set(cacheKey, [v]);
     else {
       if (variants.length >= InventoryStore.VARIANTS_PER_KEY) variants.shift();
-      variants.push([item, id]);
+      variants.push(v);
     }
-    return id;
+    return v;
   }
 
   private resolveItem(item: InventoryItem): number {
@@ -147,21 +151,20 @@ export class InventoryStore {
     return id;
   }
 
-  private matches(matcher: Matcher, item: InventoryItem, id: number, now: number): readonly CompiledIndicator[] {
+  private matches(matcher: Matcher, item: InventoryItem, v: Variant, now: number): readonly CompiledIndicator[] {
     if (CLOCK_KINDS.has(item.kind)) return matcher.match(item, now);
     if (this.matchCacheOf !== matcher || now >= this.matchCacheUntil) this.resetMatchCache(matcher, now);
-    let hits = this.matchCache.get(id);
-    if (hits === undefined) {
+    if (v.epoch !== this.matchEpoch) {
       const found = matcher.match(item, now);
-      hits = found.length ? found : NO_HITS;
-      this.matchCache.set(id, hits);
+      v.hits = found.length ? found : NO_HITS;
+      v.epoch = this.matchEpoch;
     }
-    return hits;
+    return v.hits;
   }
 
-  /** Starts a new match cache, valid until the next time any stored indicator starts or stops being valid. */
+  /** Starts a new match epoch, valid until the next time any stored indicator starts or stops being valid. */
   private resetMatchCache(matcher: Matcher, now: number): void {
-    this.matchCache.clear();
+    this.matchEpoch++;
     this.matchCacheOf = matcher;
     const next = this.q.nextBoundary.get({ now: new Date(now).toISOString() }) as string | null;
     this.matchCacheUntil = next ? Date.parse(next) : Infinity;
@@ -204,7 +207,7 @@ export class InventoryStore {
 
   /** After a rollback: ids of items and hosts inserted by the rolled-back transaction no longer exist. */
   forgetCaches(): void {
-    this.idCache.clear(); this.matchCache.clear(); this.hosts.clear();
+    this.idCache.clear(); this.matchEpoch++; this.hosts.clear();
   }
 
   private readonly applyTx = (hostId: string, frame: InventoryFrame, matcher: Matcher, now: Date): BatchResult => this.db.transaction(() => {
@@ -213,17 +216,19 @@ export class InventoryStore {
     const ts = now.toISOString();
     const h = this.hostScan(hostId, frame.scan_id);
     const { num, scan } = h, delta = frame.mode === 'delta';
-    const ids = new Array<number>(frame.items.length);
+    const refs = new Array<Variant>(frame.items.length);
+    const ids = new Float64Array(frame.items.length);
     const keys: string[] = [];
     let removed = 0;
     for (let i = 0; i < frame.items.length; i++) {
       const item = frame.items[i]!;
-      ids[i] = this.itemId(item, hostId);
-      if (item.kind === 'host') removed += this.setHostItem(h, ids[i]!, delta, ts); else keys.push(item.key);
+      const v = refs[i] = this.itemRef(item, hostId);
+      ids[i] = v.id;
+      if (item.kind === 'host') removed += this.setHostItem(h, v.id, delta, ts); else if (delta) keys.push(item.key);
     }
-    const idList = `[${Float64Array.from(ids).sort().join(',')}]`;
+    const idList = `[${ids.sort().join(',')}]`;
     this.q.upsertPairs.run(num, ts, ts, scan, idList);
-    const alerts = this.alertsFor(hostId, num, frame.items, ids, matcher, now);
+    const alerts = this.alertsFor(hostId, num, frame.items, refs, matcher, now);
     if (delta) {
       if (keys.length) removed += this.q.replaceOlder.run({ ts, host: num, keys: JSON.stringify(keys), ids: idList }).changes;
       for (const key of frame.removed ?? []) removed += this.q.removeByKey.run({ ts, host: num, key }).changes;
@@ -237,15 +242,15 @@ export class InventoryStore {
   })();
 
   /** Alerts for the frame's matching items (first_seen is read only for those); host facts from its host item. */
-  private alertsFor(hostId: string, num: number, items: InventoryItem[], ids: number[], matcher: Matcher, now: Date): number {
+  private alertsFor(hostId: string, num: number, items: InventoryItem[], refs: Variant[], matcher: Matcher, now: Date): number {
     const ts = now.toISOString(), t = now.getTime();
     let alerts = 0;
     for (let i = 0; i < items.length; i++) {
-      const item = items[i]!;
-      const hits = this.matches(matcher, item, ids[i]!, t);
+      const item = items[i]!, v = refs[i]!;
+      const hits = this.matches(matcher, item, v, t);
       if (hits.length) {
-        const firstSeen = this.q.firstSeen.get(num, ids[i]) as string;
-        for (const ind of hits) { this.q.upsertAlert.run(hostId, ind.id, ids[i], ind.severity, ts, ts, firstSeen); alerts++; }
+        const firstSeen = this.q.firstSeen.get(num, v.id) as string;
+        for (const ind of hits) { this.q.upsertAlert.run(hostId, ind.id, v.id, ind.severity, ts, ts, firstSeen); alerts++; }
       }
       if (item.kind === 'host') this.updateHostFacts(hostId, item);
     }

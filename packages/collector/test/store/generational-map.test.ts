@@ -22,3 +22,20 @@ t.test('bounded to two generations; a used entry survives eviction, an unused on
   t.equal(m.size, 0);
   t.equal(m.get(1100), undefined);
 });
+
+t.test('a hot set used every generation survives a long cold tail; the bound holds at every step', async (t) => {
+  const per = 100;
+  const m = new GenerationalMap<string, number>(per);
+  const hot = Array.from({ length: 20 }, (_, i) => `hot${i}`);
+  hot.forEach((k, i) => m.set(k, i));
+  let maxSize = 0, lostHot = 0;
+  for (let i = 0; i < 10_000; i++) {
+    m.set(`cold${i}`, i);
+    maxSize = Math.max(maxSize, m.size);
+    if (i % 50 === 0) for (const [j, k] of hot.entries()) if (m.get(k) !== j) lostHot++;
+  }
+  t.equal(lostHot, 0, 'every hot key was found every time');
+  t.ok(maxSize <= 2 * per, `never more than two generations held (max ${maxSize})`);
+  t.equal(m.get('cold0'), undefined, 'an early cold key is long gone');
+  t.equal(m.get('cold9999'), 9999, 'the latest cold key is there');
+});
