@@ -263,6 +263,8 @@ const m = {
   indicators: indicators.length, indicators_real: real.size, indicators_decoy: DECOYS,
   findings_ours: runs.ours[0].found.size, findings_clamscan: runs.sized[0].found.size, findings_clamscan_unsized: runs.unsized[0].found.size,
   parity,
+  // Why parity failed, in the result itself (the console may be gone by the time anyone reads it).
+  ...(parity ? {} : { parity_problems: problems.slice(0, 10).map((p) => p.slice(0, 400)) }),
   ours_wall_s: round(wall.ours), clamscan_wall_s: round(wall.sized), clamscan_unsized_wall_s: round(wall.unsized),
   speedup_vs_clamscan: round(wall.sized / wall.ours), speedup_vs_clamscan_unsized: round(wall.unsized / wall.ours),
   ours_mb_per_s: mbps(wall.ours), clamscan_mb_per_s: mbps(wall.sized), clamscan_unsized_mb_per_s: mbps(wall.unsized),
