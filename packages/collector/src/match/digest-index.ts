@@ -84,10 +84,10 @@ export class DigestIndex<V> {
     const at = this.find(key);
     if (at === NOT_HEX) return false;
     if (at >= 0) { this.values[this.table[at * STRIDE + 2]! - 1] = value; return true; }
+    const hi = fpHigh, lo = fpLow; // parsed by find()
     if ((this.values.length + 1) > (this.mask + 1) * MAX_LOAD) this.grow();
-    fingerprint(key);
     this.values.push(value); this.keys.push(key);
-    this.place(fpHigh, fpLow, this.values.length);
+    this.place(hi, lo, this.values.length);
     return true;
   }
 
@@ -114,7 +114,7 @@ export class DigestIndex<V> {
   private find(key: string): number {
     if (!fingerprint(key)) return NOT_HEX;
     const t = this.table, mask = this.mask, hi = fpHigh, lo = fpLow;
-    if (this.filter !== null && !this.mayHold(hi, lo)) return -1;
+    if (this.filter !== null && !this.filterBits(hi, lo)) return -1;
     for (let i = home(hi, lo, mask); ; i = (i + 1) & mask) {
       const p = i * STRIDE, ref = t[p + 2]!;
       if (ref === 0) return -1;
@@ -122,18 +122,14 @@ export class DigestIndex<V> {
     }
   }
 
-  /** Two bits in one 64-byte block: one cache line per question. */
-  private mayHold(hi: number, lo: number): boolean {
+  /** Whether the filter has both of the fingerprint's bits; `set` also sets them. */
+  private filterBits(hi: number, lo: number, set = false): boolean {
+    // Two bits in one 64-byte block: one cache line per question.
     const f = this.filter!, base = (lo & ((f.length / BLOCK_WORDS) - 1)) * BLOCK_WORDS;
-    const b1 = hi & 511, b2 = (hi >>> 9) & 511;
-    return (f[base + (b1 >>> 5)]! & (1 << (b1 & 31))) !== 0 && (f[base + (b2 >>> 5)]! & (1 << (b2 & 31))) !== 0;
-  }
-
-  private mark(hi: number, lo: number): void {
-    const f = this.filter!, base = (lo & ((f.length / BLOCK_WORDS) - 1)) * BLOCK_WORDS;
-    const b1 = hi & 511, b2 = (hi >>> 9) & 511;
-    f[base + (b1 >>> 5)]! |= 1 << (b1 & 31);
-    f[base + (b2 >>> 5)]! |= 1 << (b2 & 31);
+    const w1 = base + ((hi & 511) >>> 5), m1 = 1 << (hi & 31);
+    const w2 = base + (((hi >>> 9) & 511) >>> 5), m2 = 1 << ((hi >>> 9) & 31);
+    if (set) { f[w1]! |= m1; f[w2]! |= m2; return true; }
+    return (f[w1]! & m1) !== 0 && (f[w2]! & m2) !== 0;
   }
 
   /** A filter of ~4 bits per slot from the table's live entries (or none for a small table). */
@@ -143,11 +139,11 @@ export class DigestIndex<V> {
     if (slots < FILTER_FROM_SLOTS) { this.filter = null; return; }
     this.filter = new Int32Array(slots / 8);
     const t = this.table;
-    for (let p = 0; p < t.length; p += STRIDE) if (t[p + 2] !== 0) this.mark(t[p]!, t[p + 1]!);
+    for (let p = 0; p < t.length; p += STRIDE) if (t[p + 2] !== 0) this.filterBits(t[p]!, t[p + 1]!, true);
   }
 
   private place(hi: number, lo: number, ref: number): void {
-    if (this.filter !== null) this.mark(hi, lo);
+    if (this.filter !== null) this.filterBits(hi, lo, true);
     const t = this.table, mask = this.mask;
     let i = home(hi, lo, mask);
     while (t[i * STRIDE + 2] !== 0) i = (i + 1) & mask;
