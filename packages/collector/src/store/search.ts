@@ -57,16 +57,27 @@ export function searchWithVersions(db: DB, key: string, opts: SearchOptions): Se
   return { ...page(db, hits, opts), versions: versionCounts(hits) };
 }
 
-/** Every (host, item) pair of the accepted items, held (or also removed, with includeRemoved). */
+/**
+ * Every (host, item) pair of the accepted items, held (or also removed, with includeRemoved),
+ * from the indexes alone: all pairs (host_inv_bucket_item), less the removed ones (the partial
+ * index host_inv_removed_bucket, migration 10) — no host_inv row is read.
+ */
 function readHits(db: DB, key: string, opts: SearchOptions): Hits {
   const items = itemsUnder(db, key, opts.keep);
   if (!items.size) return { items, hosts: new Int32Array(0), itemsOf: new Int32Array(0) };
-  const rows = db.prepare(`SELECT hi.host, hi.item FROM host_inv hi WHERE ${pairsOfItem('hi', 'IN (SELECT value FROM json_each(?))')}
-    ${opts.includeRemoved ? '' : 'AND hi.removed_at IS NULL'}`).raw().all(JSON.stringify([...items.keys()])) as Array<[number, number]>;
-  const hosts = new Int32Array(rows.length), itemsOf = new Int32Array(rows.length);
-  for (let i = 0; i < rows.length; i++) { hosts[i] = rows[i]![0]; itemsOf[i] = rows[i]![1]; }
+  const ids = JSON.stringify([...items.keys()]);
+  const pairs = (removedOnly: boolean): Array<[number, number]> => db.prepare(`SELECT hi.host, hi.item FROM host_inv hi
+    WHERE ${pairsOfItem('hi', 'IN (SELECT value FROM json_each(?))')}${removedOnly ? ' AND hi.removed_at IS NOT NULL' : ''}`).raw().all(ids) as Array<[number, number]>;
+  const all = pairs(false);
+  const removed = opts.includeRemoved ? null : new Set(pairs(true).map(([host, item]) => pairKey(host, item)));
+  const held = removed?.size ? all.filter(([host, item]) => !removed.has(pairKey(host, item))) : all;
+  const hosts = new Int32Array(held.length), itemsOf = new Int32Array(held.length);
+  for (let i = 0; i < held.length; i++) { hosts[i] = held[i]![0]; itemsOf[i] = held[i]![1]; }
   return { items, hosts, itemsOf };
 }
+
+/** One number per (host, item) pair: host numbers and item ids are both below 2^31 here, the product below 2^53. */
+const pairKey = (host: number, item: number): number => host * 2 ** 31 + item;
 
 /** The first `limit` hit hosts by hostname (then id), each with its hits in full. */
 function page(db: DB, hits: Hits, opts: SearchOptions): SearchResult {

@@ -88,6 +88,10 @@ t.test('ingest, search, retro-hunt and prune find hosts in every bucket without 
     [['B.GLOB', 3], ['B.HASH', 3]], 'retro-hunt alerts on every planted host');
 
   h.scan(`h${hosts - 1}`, [file(`/lib/common.so`, 'common')]);
+  const held = await h.call('viewer', 'GET', `/api/v1/search/files?sha256=${sha('bad')}`);
+  t.same([held.json.total_hosts, held.json.hosts.map((x: { hostname: string }) => x.hostname).sort()], [2, ['h0', 'h70']], 'a removed pair is not a hit');
+  const history = await h.call('viewer', 'GET', `/api/v1/search/files?sha256=${sha('bad')}&include_removed=true`);
+  t.equal(history.json.total_hosts, 3, 'with include_removed it is');
   const pruned = h.svc.inventory.prune(new Date(Date.now() + 1000));
   t.equal(pruned.hostItems, 3, 'the last host\'s removed pairs');
   t.equal(db.prepare(`SELECT count(*) FROM items WHERE ikey = 'file:/lib/own${hosts - 1}.so'`).pluck().get(), 0, 'its own file, held nowhere else, is gone');
@@ -96,4 +100,11 @@ t.test('ingest, search, retro-hunt and prune find hosts in every bucket without 
   rec.stop();
   t.ok(rec.ran.filter(([sql]) => /host_inv/.test(sql)).length >= 8, 'statements were recorded');
   t.same(scans(db, rec.ran), [], 'no statement scans host_inv');
+  // Plans are read after recording stopped: an EXPLAIN run while recording would be recorded too.
+  const hitReads = rec.ran.filter(([sql]) => /^SELECT hi\.host, hi\.item FROM host_inv hi/.test(sql));
+  t.ok(hitReads.some(([sql]) => /removed_at IS NOT NULL/.test(sql)), 'the removed pairs were read');
+  for (const [sql, args] of hitReads) {
+    const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...args) as Array<{ detail: string }>).map((r) => r.detail).filter((d) => /\bhi\b/.test(d));
+    t.ok(plan.length && plan.every((d) => /USING COVERING INDEX host_inv_(bucket_item|removed_bucket)/.test(d)), `search hits from an index alone: ${plan.join('; ')}`);
+  }
 });

@@ -268,4 +268,11 @@ export const MIGRATIONS: readonly string[] = [
     WITH RECURSIVE s (b) AS (SELECT 0 UNION ALL SELECT b + 1 FROM s WHERE b < (SELECT coalesce(max(num), 0) >> 6 FROM host_nums))
     SELECT b FROM s;
   `,
+  /* 10: the removed pairs, by bucket and item (partial: held pairs have no entry, so keeping an
+     item or sending it again writes nothing here; removed_at is in it so reads need no row). Search counts the hosts holding an item from
+     the indexes alone — every pair of the item from host_inv_bucket_item, less its removed pairs
+     from this one — instead of reading each pair's row for removed_at: a package held by 10,000
+     hosts took 10,000 row reads (~1.2 s on a busy 1.7 GB store, on the API's event loop). */ `
+  CREATE INDEX host_inv_removed_bucket ON host_inv (host >> 6, item, removed_at) WHERE removed_at IS NOT NULL;
+  `,
 ];
