@@ -3,7 +3,8 @@
 // (1,000 of them naming stored files, ~100 hosts each → ~100,000 retro alerts). While the hunt
 // job runs (worker thread, own connection), GET /api/v1/alerts is called back to back over real
 // HTTP and its latency recorded. Fixture loading uses bulk SQL on the migrated schema (the
-// host_inv item index, migration 9's, is dropped during the load and rebuilt, as a restore would); the
+// host_inv item index, migration 9's, is dropped during the load and rebuilt, as a restore would;
+// host_inv times are integer milliseconds, migration 11's); the
 // measured parts use only the product's code paths. Host-item pairs live in host_inv (integer
 // host numbers from host_nums, migration 4). The load average is reported with the figures.
 // One hunt (it is a one-off job, and the fixture takes longest to build). No peer tool: the
@@ -46,7 +47,7 @@ function load(db) {
   // Host h holds items ((h*37 + k*13) mod DISTINCT) + 1 for k < PER_HOST: distinct per host, each item on ~HOSTS*PER_HOST/DISTINCT hosts.
   db.prepare(`WITH RECURSIVE k(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM k WHERE n < ${PER_HOST - 1})
     INSERT OR IGNORE INTO host_inv (host, item, first_seen, last_seen, scan)
-    SELECT n.num, ((n.num * 37 + k.n * 13) % ${DISTINCT}) + 1, ?, ?, 1 FROM host_nums n CROSS JOIN k ORDER BY 1, 2`).run(ts, ts);
+    SELECT n.num, ((n.num * 37 + k.n * 13) % ${DISTINCT}) + 1, ?, ?, 1 FROM host_nums n CROSS JOIN k ORDER BY 1, 2`).run(Date.parse(ts), Date.parse(ts));
   db.exec('CREATE INDEX host_inv_bucket_item ON host_inv (host >> 6, item)');
   // Some alerts already exist, so the listing has real rows to join and page.
   db.prepare(`INSERT INTO alerts (host_id, indicator_id, item_id, severity, first_seen, last_seen, item_first_seen)

@@ -189,7 +189,7 @@ export class InventoryStore {
    * by id (the key-based replacement skips host items: their key is shared by every host); a
    * full scan's end removes it anyway, with everything else it did not see.
    */
-  private setHostItem(h: HostRow, id: number, delta: boolean, ts: string): number {
+  private setHostItem(h: HostRow, id: number, delta: boolean, ts: number): number {
     if (h.host_item === id) return 0;
     const old = h.host_item;
     h.host_item = id;
@@ -213,7 +213,8 @@ export class InventoryStore {
   private readonly applyTx = (hostId: string, frame: InventoryFrame, matcher: Matcher, now: Date): BatchResult => this.db.transaction(() => {
     const lastSeq = this.q.hostSeq.get(hostId) as number | undefined;
     if (lastSeq === undefined || frame.seq <= lastSeq) return { applied: false, items: 0, alerts: 0, removed: 0 };
-    const ts = now.toISOString();
+    // host_inv and host_nums keep integer milliseconds (migration 11); hosts keeps ISO text.
+    const ts = now.getTime();
     const h = this.hostScan(hostId, frame.scan_id);
     const { num, scan } = h, delta = frame.mode === 'delta';
     const refs = new Array<Variant>(frame.items.length);
@@ -237,7 +238,7 @@ export class InventoryStore {
     // A delta scan sends only changes: its end confirms every item still held was present.
     if (frame.mode === 'delta' && frame.final) this.q.confirmPresent.run(ts, num);
     if (removed) this.q.markAlertsRemoved.run(hostId, num);
-    this.q.hostSeen.run(frame.seq, ts, hostId);
+    this.q.hostSeen.run(frame.seq, now.toISOString(), hostId);
     return { applied: true, items: frame.items.length, alerts, removed };
   })();
 
@@ -249,7 +250,7 @@ export class InventoryStore {
       const item = items[i]!, v = refs[i]!;
       const hits = this.matches(matcher, item, v, t);
       if (hits.length) {
-        const firstSeen = this.q.firstSeen.get(num, v.id) as string;
+        const firstSeen = new Date(this.q.firstSeen.get(num, v.id) as number).toISOString();
         for (const ind of hits) { this.q.upsertAlert.run(hostId, ind.id, v.id, ind.severity, ts, ts, firstSeen); alerts++; }
       }
       if (item.kind === 'host') this.updateHostFacts(hostId, item);

@@ -24,14 +24,15 @@ export function pruneInventory(db: DB, opts: { retentionDays: number; now?: Date
 /** Prunes pairs removed before `cutoff`; a dry run counts what would go (items included) and changes nothing. */
 export function pruneBefore(db: DB, cutoff: Date, dryRun = false): PruneResult {
   const t0 = Date.now();
-  const ts = cutoff.toISOString();
-  const removed = db.prepare('SELECT host, item FROM host_inv WHERE removed_at IS NOT NULL AND removed_at < ?').raw().all(ts) as Array<[number, number]>;
+  const ts = cutoff.toISOString(), ms = cutoff.getTime();
+  // host_inv times are integer milliseconds (migration 11).
+  const removed = db.prepare('SELECT host, item FROM host_inv WHERE removed_at IS NOT NULL AND removed_at < ?').raw().all(ms) as Array<[number, number]>;
   const candidates = JSON.stringify([...new Set(removed.map(([, item]) => item))]);
   // Items that keep no pair once the old ones are gone: the same question before (dry run) and after the deletes.
   const orphansSql = `SELECT c.value FROM json_each(?) c WHERE c.value NOT IN (SELECT item_id FROM alerts)
     AND NOT EXISTS (SELECT 1 FROM host_inv hi WHERE ${pairsOfItem('hi', '= c.value')} AND (hi.removed_at IS NULL OR hi.removed_at >= ?))`;
   if (dryRun) {
-    const items = (db.prepare(orphansSql).pluck().all(candidates, ts) as number[]).length;
+    const items = (db.prepare(orphansSql).pluck().all(candidates, ms) as number[]).length;
     return { hostItems: removed.length, items, itemKeys: 0, cutoff: ts, ms: Date.now() - t0 };
   }
   const delPair = db.prepare('DELETE FROM host_inv WHERE host = ? AND item = ?');
@@ -40,7 +41,7 @@ export function pruneBefore(db: DB, cutoff: Date, dryRun = false): PruneResult {
     const slice = removed.slice(i, i + PRUNE_BATCH);
     db.transaction(() => { for (const [h, it] of slice) hostItems += delPair.run(h, it).changes; })();
   }
-  const orphans = db.prepare(orphansSql).pluck().all(candidates, ts) as number[];
+  const orphans = db.prepare(orphansSql).pluck().all(candidates, ms) as number[];
   const itemData = db.prepare('SELECT data FROM items WHERE id = ?').pluck();
   const delKey = db.prepare('DELETE FROM item_keys WHERE value = ? AND item_id = ?');
   const delItem = db.prepare('DELETE FROM items WHERE id = ?');

@@ -76,8 +76,8 @@ export class RetroHunter {
       keyed.forEach((c, i) => this.q.addKey.run(c.key, i));
     })();
     const out: Hit[] = [];
-    for (const [i, host, item, first, removed] of this.q.join.iterate() as Iterable<[number, string, number, string, number]>) {
-      out.push([host, item, first, removed, keyed[i]!]);
+    for (const [i, host, item, first, removed] of this.q.join.iterate() as Iterable<[number, string, number, number, number]>) {
+      out.push([host, item, new Date(first).toISOString(), removed, keyed[i]!]);
     }
     this.q.clearKeys.run();
     return out;
@@ -97,7 +97,7 @@ export class RetroHunter {
     }
     const out: Hit[] = [];
     for (const [id, g] of matched) {
-      for (const [host, item, first, removed] of this.q.hostsOf.all(id) as Array<[string, number, string, number]>) out.push([host, item, first, removed, g]);
+      for (const [host, item, first, removed] of this.q.hostsOf.all(id) as Array<[string, number, number, number]>) out.push([host, item, new Date(first).toISOString(), removed, g]);
     }
     return out;
   }

@@ -26,7 +26,9 @@ export interface SearchOptions {
   keep?: ((item: Record<string, unknown>) => boolean) | undefined;
 }
 
-type PairRow = [host: number, item: number, firstSeen: string, lastSeen: string, removedAt: string | null];
+/** Times in integer milliseconds, as host_inv keeps them (migration 11). */
+type PairRow = [host: number, item: number, firstSeen: number, lastSeen: number, removedAt: number | null];
+const iso = (ms: number): string => new Date(ms).toISOString();
 interface Hits { items: Map<number, Record<string, unknown>>; hosts: Int32Array; itemsOf: Int32Array }
 
 /** SQL: a held row's last sighting, counting its host's last whole-inventory confirmation (migration 6). */
@@ -92,7 +94,7 @@ function page(db: DB, hits: Hits, opts: SearchOptions): SearchResult {
       WHERE hi.host IN (SELECT value FROM json_each(?)) AND hi.item IN (SELECT value FROM json_each(?)) ${opts.includeRemoved ? '' : 'AND hi.removed_at IS NULL'}
       ORDER BY hi.host, hi.item`).raw().all(JSON.stringify([...hosts.keys()]), JSON.stringify([...hits.items.keys()])) as PairRow[];
     for (const [host, item, first_seen, last_seen, removed_at] of pairs) {
-      hosts.get(host)!.items.push({ item: hits.items.get(item)!, first_seen, last_seen, removed_at });
+      hosts.get(host)!.items.push({ item: hits.items.get(item)!, first_seen: iso(first_seen), last_seen: iso(last_seen), removed_at: removed_at === null ? null : iso(removed_at) });
     }
   }
   return { hosts: [...hosts.values()], total_hosts: hitHosts.size, total_items: hits.hosts.length, truncated: hitHosts.size > rows.length };

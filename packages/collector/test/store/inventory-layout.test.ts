@@ -32,9 +32,37 @@ t.test('migration 4 keeps pairs, history and the scan in progress', async (t) =>
   ], 'history moved over');
   t.same(db.prepare(`SELECT scan_id, scan FROM host_nums WHERE host_id = 'h-a'`).get(), { scan_id: 'cur', scan: 1 }, 'latest scan is current');
   t.same(db.prepare(`SELECT item, scan FROM host_inv WHERE host = (SELECT num FROM host_nums WHERE host_id = 'h-a') ORDER BY item`).raw().all(), [[1, 0], [2, 1], [3, 0]]);
-  db.prepare(`INSERT INTO host_items (host_id, item_id, first_seen, last_seen, removed_at, scan_id) VALUES ('h-c', 2, 'x', 'x', NULL, 's')`).run();
+  db.prepare(`INSERT INTO host_items (host_id, item_id, first_seen, last_seen, removed_at, scan_id) VALUES ('h-c', 2, '2026-04-01T00:00:00.123Z', '2026-04-01T00:00:00.123Z', NULL, 's')`).run();
   db.prepare(`DELETE FROM host_items WHERE host_id = 'h-b' AND item_id = 1`).run();
   t.same(db.prepare('SELECT host_id, item_id FROM host_items ORDER BY host_id, item_id').raw().all(), [['h-a', 1], ['h-a', 2], ['h-a', 3], ['h-c', 2]], 'view writes through');
+  t.same(db.prepare(`SELECT first_seen FROM host_items WHERE host_id = 'h-c'`).pluck().get(), '2026-04-01T00:00:00.123Z', 'text in, text out');
+});
+
+t.test('migration 11 turns host pair times into integer milliseconds, exactly', async (t) => {
+  const db = new Database(':memory:');
+  for (let v = 0; v < 10; v++) db.exec(MIGRATIONS[v]!);
+  db.pragma('user_version = 10');
+  db.prepare(`INSERT INTO items (id, digest, kind, ikey, data) VALUES (1, randomblob(32), 'file', 'file:/f', '{}'), (2, randomblob(32), 'file', 'file:/g', '{}')`).run();
+  db.exec(`INSERT INTO host_nums (num, host_id, scan, confirmed_at) VALUES (1, 'h-a', 1, '2026-05-02T10:00:00.999Z'), (2, 'h-b', 1, NULL)`);
+  const pair = db.prepare('INSERT INTO host_inv (host, item, first_seen, last_seen, removed_at, scan) VALUES (?, ?, ?, ?, ?, 1)');
+  pair.run(1, 1, '2026-05-01T00:00:00.001Z', '2026-05-02T00:00:00.000Z', null);
+  pair.run(1, 2, '2026-05-01T00:00:00.002Z', '2026-05-01T12:00:00.500Z', '2026-05-01T13:00:00.000Z');
+  pair.run(2, 1, 'garbage', '2026-05-03T00:00:00.000Z', null);
+  migrate(db);
+  t.same(db.prepare('SELECT host, item, first_seen, last_seen, removed_at FROM host_inv ORDER BY host, item').raw().all(), [
+    [1, 1, Date.parse('2026-05-01T00:00:00.001Z'), Date.parse('2026-05-02T00:00:00.000Z'), null],
+    [1, 2, Date.parse('2026-05-01T00:00:00.002Z'), Date.parse('2026-05-01T12:00:00.500Z'), Date.parse('2026-05-01T13:00:00.000Z')],
+    [2, 1, 0, Date.parse('2026-05-03T00:00:00.000Z'), null],
+  ], 'integers to the millisecond; unparseable legacy text becomes 0');
+  t.same(db.prepare('SELECT host_id, confirmed_at FROM host_nums ORDER BY num').raw().all(), [['h-a', Date.parse('2026-05-02T10:00:00.999Z')], ['h-b', null]]);
+  t.same(db.prepare(`SELECT item_id, first_seen, last_seen, removed_at FROM host_items WHERE host_id = 'h-a' ORDER BY item_id`).raw().all(), [
+    [1, '2026-05-01T00:00:00.001Z', '2026-05-02T10:00:00.999Z', null],
+    [2, '2026-05-01T00:00:00.002Z', '2026-05-01T12:00:00.500Z', '2026-05-01T13:00:00.000Z'],
+  ], 'the view shows ISO text, a held pair\'s last sighting counting its host\'s confirmation');
+  t.same(db.prepare(`SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'host_inv' AND sql IS NOT NULL ORDER BY name`).pluck().all(),
+    ['host_inv_bucket_item', 'host_inv_removed', 'host_inv_removed_bucket'], 'the indexes are back');
+  db.prepare(`UPDATE host_items SET removed_at = '2026-06-01T00:00:00.000Z' WHERE host_id = 'h-b' AND item_id = 1`).run();
+  t.equal(db.prepare('SELECT removed_at FROM host_inv WHERE host = 2').pluck().get(), Date.parse('2026-06-01T00:00:00.000Z'), 'the view writes through in milliseconds');
 });
 
 t.test('delta final confirms held items; full final removes unseen ones', async (t) => {
@@ -66,7 +94,7 @@ t.test('a delta confirms with one host row (stored pairs untouched); removal kee
   await new Promise((r) => setTimeout(r, 5));
   h.scan('h1', [], 'delta');
   t.same(raw(), stored, 'no pair rewritten by the confirmation');
-  const confirmed = h.svc.db.prepare(`SELECT confirmed_at FROM host_nums WHERE host_id = 'h1'`).pluck().get() as string;
+  const confirmed = new Date(h.svc.db.prepare(`SELECT confirmed_at FROM host_nums WHERE host_id = 'h1'`).pluck().get() as number).toISOString();
   t.ok(confirmed > first[0]!.last_seen);
   t.same(view().map((r) => r.last_seen), [confirmed, confirmed], 'the view shows the confirmation');
   await new Promise((r) => setTimeout(r, 5));

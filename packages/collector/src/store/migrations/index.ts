@@ -24,6 +24,11 @@ const HOST_ITEMS_TRIGGERS = `
   END;
 `;
 
+/** SQL: ISO-8601 text (as Date.toISOString writes it) to integer milliseconds since the epoch; NULL stays NULL. */
+function ms(text: string): string { return `CAST(round((julianday(${text}) - 2440587.5) * 86400000.0) AS INTEGER)`; }
+/** SQL: integer milliseconds since the epoch to ISO-8601 text, exactly as Date.toISOString writes it; NULL stays NULL. */
+function iso(msExpr: string): string { return `strftime('%Y-%m-%dT%H:%M:%fZ', (${msExpr}) / 1000.0, 'unixepoch')`; }
+
 export const MIGRATIONS: readonly string[] = [
   /* 1: initial */ `
   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
@@ -274,5 +279,51 @@ export const MIGRATIONS: readonly string[] = [
      from this one — instead of reading each pair's row for removed_at: a package held by 10,000
      hosts took 10,000 row reads (~1.2 s on a busy 1.7 GB store, on the API's event loop). */ `
   CREATE INDEX host_inv_removed_bucket ON host_inv (host >> 6, item, removed_at) WHERE removed_at IS NOT NULL;
+  `,
+  /* 11: host pair times (host_inv first_seen, last_seen, removed_at; host_nums.confirmed_at) in
+     integer milliseconds since the epoch, not ISO text: a pair row goes from ~66 to ~30 bytes, so a
+     host's 3,000 pairs fill 22 pages instead of 52. A delta that replaces 50 items rewrites the
+     pages those 50 rows sit on (then again at checkpoint): half as many pages per delta frame
+     (raw SQLite, 1,000 hosts: 325 -> 165 MB written, 1.15 -> 0.57 ms per host), and fewer per
+     stored item at first sync. The host_items view still shows ISO text. Unparseable legacy
+     text (none is written) becomes 0 rather than failing the upgrade. */ `
+  DROP VIEW host_items;
+  CREATE TABLE host_inv_ms (
+    host INTEGER NOT NULL,
+    item INTEGER NOT NULL,
+    first_seen INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL,
+    removed_at INTEGER,
+    scan INTEGER NOT NULL,
+    PRIMARY KEY (host, item)
+  ) STRICT, WITHOUT ROWID;
+  INSERT INTO host_inv_ms (host, item, first_seen, last_seen, removed_at, scan)
+    SELECT host, item, coalesce(${ms('first_seen')}, 0), coalesce(${ms('last_seen')}, 0), ${ms('removed_at')}, scan FROM host_inv ORDER BY host, item;
+  DROP TABLE host_inv;
+  ALTER TABLE host_inv_ms RENAME TO host_inv;
+  CREATE INDEX host_inv_removed ON host_inv (removed_at) WHERE removed_at IS NOT NULL;
+  CREATE INDEX host_inv_bucket_item ON host_inv (host >> 6, item);
+  CREATE INDEX host_inv_removed_bucket ON host_inv (host >> 6, item, removed_at) WHERE removed_at IS NOT NULL;
+  ALTER TABLE host_nums ADD COLUMN confirmed_ms INTEGER;
+  UPDATE host_nums SET confirmed_ms = ${ms('confirmed_at')};
+  ALTER TABLE host_nums DROP COLUMN confirmed_at;
+  ALTER TABLE host_nums RENAME COLUMN confirmed_ms TO confirmed_at;
+  CREATE VIEW host_items AS
+    SELECT n.host_id AS host_id, hi.item AS item_id, ${iso('hi.first_seen')} AS first_seen,
+      ${iso('CASE WHEN hi.removed_at IS NULL AND n.confirmed_at > hi.last_seen THEN n.confirmed_at ELSE hi.last_seen END')} AS last_seen,
+      ${iso('hi.removed_at')} AS removed_at, hi.scan AS scan_id
+    FROM host_inv hi JOIN host_nums n ON n.num = hi.host;
+  CREATE TRIGGER host_items_insert INSTEAD OF INSERT ON host_items BEGIN
+    INSERT OR IGNORE INTO host_nums (host_id) VALUES (NEW.host_id);
+    INSERT INTO host_inv (host, item, first_seen, last_seen, removed_at, scan)
+      VALUES ((SELECT num FROM host_nums WHERE host_id = NEW.host_id), NEW.item_id, ${ms('NEW.first_seen')}, ${ms('NEW.last_seen')}, ${ms('NEW.removed_at')}, 0);
+  END;
+  CREATE TRIGGER host_items_update INSTEAD OF UPDATE ON host_items BEGIN
+    UPDATE host_inv SET first_seen = ${ms('NEW.first_seen')}, last_seen = ${ms('NEW.last_seen')}, removed_at = ${ms('NEW.removed_at')}
+      WHERE host = (SELECT num FROM host_nums WHERE host_id = OLD.host_id) AND item = OLD.item_id;
+  END;
+  CREATE TRIGGER host_items_delete INSTEAD OF DELETE ON host_items BEGIN
+    DELETE FROM host_inv WHERE host = (SELECT num FROM host_nums WHERE host_id = OLD.host_id) AND item = OLD.item_id;
+  END;
   `,
 ];
