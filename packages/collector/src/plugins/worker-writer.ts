@@ -5,14 +5,16 @@
  *
  * If the writer thread dies, every frame it held fails (its connection closes with 1011, the
  * agent reconnects and resends from its spool) and a new writer starts; nothing was
- * acknowledged that was not committed. The main connection stops checkpointing: the writer's
- * connection does it (a checkpoint on the main thread would stall the API for its duration).
+ * acknowledged that was not committed. The main connection stops checkpointing: a background
+ * thread does it (plugins/checkpointer.ts), the writer's connection past 64 MB of WAL (a
+ * checkpoint on the main thread would stall the API for its duration).
  */
 import { Worker } from 'node:worker_threads';
 import type { CollectorService } from '../service.js';
 import type { FromWriter, IngestWorkerData, ToWriter, WriterResult } from '../store/ingest-worker.js';
 import { WeightGate, type Pausable } from './commit-queue.js';
 import type { FrameDone, FrameWriter, WriterOptions } from './frame-writer.js';
+import { Checkpointer } from './checkpointer.js';
 
 /** The worker entry beside this file's package: .ts when run from source (tests), .js when built. */
 const ENTRY = new URL(`../store/ingest-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
@@ -34,11 +36,14 @@ export class WorkerFrameWriter implements FrameWriter {
   private nextId = 1;
   private closing = false;
   private heap: { used: number; total: number } | null = null;
+  /** Copies the WAL into the file in the background, so the writer's own checkpoints find it done. */
+  private readonly checkpointer: Checkpointer;
 
   constructor(private readonly svc: CollectorService, private readonly opts: WriterOptions) {
     this.gate = new WeightGate(opts.maxQueuedWeight ?? 24 * 1024 * 1024);
     svc.db.pragma('wal_autocheckpoint = 0');
     this.spawn();
+    this.checkpointer = new Checkpointer(svc.db.name, svc.log);
   }
 
   private spawn(): void {
@@ -125,11 +130,12 @@ export class WorkerFrameWriter implements FrameWriter {
     await this.drain();
     this.closing = true;
     const w = this.worker;
-    if (!w) return;
+    if (!w) return this.checkpointer.close();
     const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
     w.postMessage({ t: 'close' } satisfies ToWriter);
     const timer = setTimeout(() => void w.terminate(), CLOSE_TIMEOUT_MS);
     await exited;
     clearTimeout(timer);
+    await this.checkpointer.close();
   }
 }
