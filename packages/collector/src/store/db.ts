@@ -50,3 +50,5 @@ export function migrate(db: DB): void {
 }
 
 export const nowIso = (): string => new Date().toISOString();
+/** ISO-8601 text of a time kept as integer milliseconds (host_inv, host_nums: migration 11). */
+export const isoOfMs = (ms: number): string => new Date(ms).toISOString();

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { canonicalJson, type InventoryFrame, type InventoryItem, type HostItem } from '@chainwatch/shared';
 import type { Matcher, CompiledIndicator } from '../match/engine.js';
 import { itemKeys } from '../match/keys.js';
-import type { DB } from './db.js';
+import { isoOfMs, type DB } from './db.js';
 import { pruneBefore } from './prune.js';
 import { GenerationalMap } from './generational-map.js';
 
@@ -250,7 +250,7 @@ export class InventoryStore {
       const item = items[i]!, v = refs[i]!;
       const hits = this.matches(matcher, item, v, t);
       if (hits.length) {
-        const firstSeen = new Date(this.q.firstSeen.get(num, v.id) as number).toISOString();
+        const firstSeen = isoOfMs(this.q.firstSeen.get(num, v.id) as number);
         for (const ind of hits) { this.q.upsertAlert.run(hostId, ind.id, v.id, ind.severity, ts, ts, firstSeen); alerts++; }
       }
       if (item.kind === 'host') this.updateHostFacts(hostId, item);

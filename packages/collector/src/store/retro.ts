@@ -13,7 +13,7 @@
  * slices on the main thread (service.ts).
  */
 import type { DB } from './db.js';
-import { nowIso } from './db.js';
+import { isoOfMs, nowIso } from './db.js';
 import { pairsOfItem } from './host-buckets.js';
 import type { InventoryItem } from '@chainwatch/shared';
 import type { StoredIndicator } from '../match/indicator.js';
@@ -77,7 +77,7 @@ export class RetroHunter {
     })();
     const out: Hit[] = [];
     for (const [i, host, item, first, removed] of this.q.join.iterate() as Iterable<[number, string, number, number, number]>) {
-      out.push([host, item, new Date(first).toISOString(), removed, keyed[i]!]);
+      out.push([host, item, isoOfMs(first), removed, keyed[i]!]);
     }
     this.q.clearKeys.run();
     return out;
@@ -97,7 +97,7 @@ export class RetroHunter {
     }
     const out: Hit[] = [];
     for (const [id, g] of matched) {
-      for (const [host, item, first, removed] of this.q.hostsOf.all(id) as Array<[string, number, number, number]>) out.push([host, item, new Date(first).toISOString(), removed, g]);
+      for (const [host, item, first, removed] of this.q.hostsOf.all(id) as Array<[string, number, number, number]>) out.push([host, item, isoOfMs(first), removed, g]);
     }
     return out;
   }

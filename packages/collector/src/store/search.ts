@@ -10,7 +10,7 @@
  * four such passes (~50 ms at 5,000 hosts) when SQLite counted each figure separately. Objects
  * are built only for the returned page.
  */
-import type { DB } from './db.js';
+import { isoOfMs, type DB } from './db.js';
 import { pairsOfItem } from './host-buckets.js';
 
 export interface SearchHit { item: Record<string, unknown>; first_seen: string; last_seen: string; removed_at: string | null }
@@ -28,7 +28,6 @@ export interface SearchOptions {
 
 /** Times in integer milliseconds, as host_inv keeps them (migration 11). */
 type PairRow = [host: number, item: number, firstSeen: number, lastSeen: number, removedAt: number | null];
-const iso = (ms: number): string => new Date(ms).toISOString();
 interface Hits { items: Map<number, Record<string, unknown>>; hosts: Int32Array; itemsOf: Int32Array }
 
 /** SQL: a held row's last sighting, counting its host's last whole-inventory confirmation (migration 6). */
@@ -94,7 +93,7 @@ function page(db: DB, hits: Hits, opts: SearchOptions): SearchResult {
       WHERE hi.host IN (SELECT value FROM json_each(?)) AND hi.item IN (SELECT value FROM json_each(?)) ${opts.includeRemoved ? '' : 'AND hi.removed_at IS NULL'}
       ORDER BY hi.host, hi.item`).raw().all(JSON.stringify([...hosts.keys()]), JSON.stringify([...hits.items.keys()])) as PairRow[];
     for (const [host, item, first_seen, last_seen, removed_at] of pairs) {
-      hosts.get(host)!.items.push({ item: hits.items.get(item)!, first_seen: iso(first_seen), last_seen: iso(last_seen), removed_at: removed_at === null ? null : iso(removed_at) });
+      hosts.get(host)!.items.push({ item: hits.items.get(item)!, first_seen: isoOfMs(first_seen), last_seen: isoOfMs(last_seen), removed_at: removed_at === null ? null : isoOfMs(removed_at) });
     }
   }
   return { hosts: [...hosts.values()], total_hosts: hitHosts.size, total_items: hits.hosts.length, truncated: hitHosts.size > rows.length };
