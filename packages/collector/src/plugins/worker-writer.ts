@@ -36,14 +36,16 @@ export class WorkerFrameWriter implements FrameWriter {
   private nextId = 1;
   private closing = false;
   private heap: { used: number; total: number } | null = null;
-  /** Copies the WAL into the file in the background, so the writer's own checkpoints find it done. */
-  private readonly checkpointer: Checkpointer;
+  /**
+   * Copies the WAL into the file in the background, so the writer's own checkpoints find it done.
+   * Started with the first committed group: a collector that stores nothing runs no such thread.
+   */
+  private checkpointer: Checkpointer | null = null;
 
   constructor(private readonly svc: CollectorService, private readonly opts: WriterOptions) {
     this.gate = new WeightGate(opts.maxQueuedWeight ?? 24 * 1024 * 1024);
     svc.db.pragma('wal_autocheckpoint = 0');
     this.spawn();
-    this.checkpointer = new Checkpointer(svc.db.name, svc.log);
   }
 
   private spawn(): void {
@@ -58,6 +60,7 @@ export class WorkerFrameWriter implements FrameWriter {
   private onMessage(w: Worker, m: FromWriter): void {
     if (m.t === 'done') {
       if (m.heap) this.heap = { used: m.heap[0], total: m.heap[1] };
+      if (!this.checkpointer && !this.closing) this.checkpointer = new Checkpointer(this.svc.db.name, this.svc.log);
       this.settle(m.results);
     }
     else if (m.t === 'drained') { this.drains.get(m.id)?.(m.given_up ?? 0); this.drains.delete(m.id); }
@@ -130,12 +133,12 @@ export class WorkerFrameWriter implements FrameWriter {
     await this.drain();
     this.closing = true;
     const w = this.worker;
-    if (!w) return this.checkpointer.close();
+    if (!w) return this.checkpointer?.close();
     const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
     w.postMessage({ t: 'close' } satisfies ToWriter);
     const timer = setTimeout(() => void w.terminate(), CLOSE_TIMEOUT_MS);
     await exited;
     clearTimeout(timer);
-    await this.checkpointer.close();
+    await this.checkpointer?.close();
   }
 }

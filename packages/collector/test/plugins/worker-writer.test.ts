@@ -36,10 +36,13 @@ function setup(t: T) {
 const stored = (r: Result) => (r.out?.kind === 'stored' ? r.out.res : undefined);
 
 t.test('frames are parsed, stored and reported by the writer thread; the main connection reads them', async (t) => {
-  const { svc, submitRaw, frame, host } = setup(t);
+  const { svc, writer, submitRaw, frame, host } = setup(t);
+  const checkpoints = () => (writer as unknown as { checkpointer: { running: boolean } | null }).checkpointer;
+  t.equal(checkpoints(), null, 'no checkpoint thread before anything is stored');
   const h = '11111111-1111-4111-8111-111111111111';
   host(h);
   const r1 = await submitRaw(1, h, frame(1, [software('App', '1.0'), file('C:/app.exe', 'app')]));
+  t.equal(checkpoints()?.running, true, 'the first committed group starts it');
   t.equal(r1.err, null);
   t.match(stored(r1), { applied: true, items: 2 });
   t.equal(r1.seq, 1);
