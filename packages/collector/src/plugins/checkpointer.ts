@@ -17,7 +17,7 @@ export class Checkpointer {
   private closing = false;
   private stopped = false;
 
-  constructor(file: string, private readonly log: Logger, everyMs = CHECKPOINT_EVERY_MS) {
+  constructor(file: string, log: Logger, everyMs = CHECKPOINT_EVERY_MS) {
     this.worker = new Worker(ENTRY, { workerData: { file, everyMs } satisfies CheckpointWorkerData });
     this.worker.on('message', (m: FromCheckpointer) => {
       if (m.t === 'stopped') log.warn({ error: m.error }, 'background checkpoints stopped; the ingest writer checkpoints by itself');
