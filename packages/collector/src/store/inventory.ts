@@ -44,6 +44,14 @@ const NO_HITS: readonly CompiledIndicator[] = Object.freeze([]);
 interface Variant { readonly item: InventoryItem; readonly id: number; hits: readonly CompiledIndicator[]; epoch: number }
 /** SQL: a held row's last sighting, counting its host's last whole-inventory confirmation (migration 6). */
 const LAST_KNOWN = 'max(last_seen, coalesce((SELECT confirmed_at FROM host_nums WHERE num = host_inv.host), last_seen))';
+/**
+ * SQL: removes the host's held pairs among host_inv rows matching `where` (migration 12: a removal
+ * is a host_removed row, so the host's host_inv pages are not rewritten). A pair removed before
+ * keeps its first removal and counts no change.
+ */
+const removeWhere = (where: string): string => `INSERT INTO host_removed (host, item, removed_at, last_seen)
+  SELECT host, item, @ts, ${LAST_KNOWN} FROM host_inv WHERE host = @host AND ${where}
+  AND NOT EXISTS (SELECT 1 FROM host_removed r WHERE r.host = host_inv.host AND r.item = host_inv.item)`;
 
 export class InventoryStore {
   private readonly q;
@@ -58,31 +66,31 @@ export class InventoryStore {
       hostNum: db.prepare('SELECT num, scan_id, scan, host_item FROM host_nums WHERE host_id = ?'),
       addHostNum: db.prepare('INSERT INTO host_nums (host_id) VALUES (?) RETURNING num, scan_id, scan, host_item'),
       setHostItem: db.prepare('UPDATE host_nums SET host_item = ? WHERE num = ?'),
-      removePair: db.prepare(`UPDATE host_inv SET removed_at = @ts, last_seen = ${LAST_KNOWN} WHERE host = @host AND item = @item AND removed_at IS NULL`),
+      removePair: db.prepare(removeWhere('item = @item')),
       setScan: db.prepare('UPDATE host_nums SET scan_id = ?, scan = ? WHERE num = ?'),
       itemByDigest: db.prepare('SELECT id FROM items WHERE digest = ?').pluck(),
       insertItem: db.prepare('INSERT INTO items (digest, kind, ikey, data) VALUES (?, ?, ?, ?)'),
       insertKey: db.prepare('INSERT OR IGNORE INTO item_keys (value, item_id) VALUES (?, ?)'),
       // One statement per frame: the ids travel as one JSON array, sorted so the B-tree is walked in order.
       upsertPairs: db.prepare(`INSERT INTO host_inv (host, item, first_seen, last_seen, scan) SELECT ?, value, ?, ?, ? FROM json_each(?) WHERE true
-        ON CONFLICT (host, item) DO UPDATE SET last_seen = excluded.last_seen, removed_at = NULL, scan = excluded.scan`),
+        ON CONFLICT (host, item) DO UPDATE SET last_seen = excluded.last_seen, scan = excluded.scan`),
+      // A pair sent again is held again.
+      unremovePairs: db.prepare('DELETE FROM host_removed WHERE host = ? AND item IN (SELECT value FROM json_each(?))'),
       firstSeen: db.prepare('SELECT first_seen FROM host_inv WHERE host = ? AND item = ?').pluck(),
       upsertAlert: db.prepare(`INSERT INTO alerts (host_id, indicator_id, item_id, severity, first_seen, last_seen, item_first_seen, retro)
         VALUES (?, ?, ?, ?, ?, ?, ?, 0)
         ON CONFLICT (host_id, indicator_id, item_id) DO UPDATE SET last_seen = excluded.last_seen, item_removed = 0`),
       // A removed row keeps the last time it was known present: its own, or its host's last confirmation.
-      removeNotSeen: db.prepare(`UPDATE host_inv SET removed_at = @ts, last_seen = ${LAST_KNOWN} WHERE host = @host AND removed_at IS NULL AND scan != @scan`),
-      removeByKey: db.prepare(`UPDATE host_inv SET removed_at = @ts, last_seen = ${LAST_KNOWN} WHERE host = @host AND removed_at IS NULL
-        AND item IN (SELECT id FROM items WHERE ikey = @key)`),
+      removeNotSeen: db.prepare(removeWhere('scan != @scan')),
+      removeByKey: db.prepare(removeWhere('item IN (SELECT id FROM items WHERE ikey = @key)')),
       // A delta that sends a key with new content replaces the host's older content under that key.
       // One statement per frame (a delta storm is thousands of small frames): the keys and ids travel as JSON arrays.
-      replaceOlder: db.prepare(`UPDATE host_inv SET removed_at = @ts, last_seen = ${LAST_KNOWN} WHERE host = @host AND removed_at IS NULL
-        AND item IN (SELECT it.id FROM json_each(@keys) k JOIN items it ON it.ikey = k.value)
-        AND item NOT IN (SELECT value FROM json_each(@ids))`),
+      replaceOlder: db.prepare(removeWhere(`item IN (SELECT it.id FROM json_each(@keys) k JOIN items it ON it.ikey = k.value)
+        AND item NOT IN (SELECT value FROM json_each(@ids))`)),
       confirmPresent: db.prepare('UPDATE host_nums SET confirmed_at = ? WHERE num = ?'),
       // From the host's open alerts (few) to their pairs by primary key: not a pass over the host's whole inventory per frame.
       markAlertsRemoved: db.prepare(`UPDATE alerts SET item_removed = 1 WHERE host_id = ? AND item_removed = 0
-        AND EXISTS (SELECT 1 FROM host_inv WHERE host = ? AND item = alerts.item_id AND removed_at IS NOT NULL)`),
+        AND EXISTS (SELECT 1 FROM host_removed WHERE host = ? AND item = alerts.item_id)`),
       hostFacts: db.prepare('UPDATE hosts SET hostname = ?, os = ?, agent_version = ? WHERE id = ?'),
       hostSeen: db.prepare('UPDATE hosts SET last_seq = ?, last_seen = ? WHERE id = ?'),
       nextBoundary: db.prepare(`SELECT min(t) FROM (SELECT valid_from AS t FROM indicators WHERE retired_at IS NULL AND valid_from > @now
@@ -229,6 +237,7 @@ export class InventoryStore {
     }
     const idList = `[${ids.sort().join(',')}]`;
     this.q.upsertPairs.run(num, ts, ts, scan, idList);
+    this.q.unremovePairs.run(num, idList);
     const alerts = this.alertsFor(hostId, num, frame.items, refs, matcher, now);
     if (delta) {
       if (keys.length) removed += this.q.replaceOlder.run({ ts, host: num, keys: JSON.stringify(keys), ids: idList }).changes;

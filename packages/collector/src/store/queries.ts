@@ -130,7 +130,7 @@ export function listIndicators(db: DB, limit: number, cursor: string | undefined
 }
 
 export function counts(db: DB) {
-  return db.prepare(`SELECT (SELECT count(*) FROM hosts) AS hosts, (SELECT count(*) FROM host_inv WHERE removed_at IS NULL) AS items,
+  return db.prepare(`SELECT (SELECT count(*) FROM hosts) AS hosts, (SELECT count(*) FROM host_inv) - (SELECT count(*) FROM host_removed) AS items,
     (SELECT count(*) FROM alerts) AS alerts, (SELECT count(*) FROM alerts WHERE status = 'open') AS open_alerts,
     (SELECT count(*) FROM indicators WHERE retired_at IS NULL AND feed != 'builtin') AS indicators`).get() as
     { hosts: number; items: number; alerts: number; open_alerts: number; indicators: number };

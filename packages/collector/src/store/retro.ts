@@ -26,6 +26,8 @@ type Hit = [host: string, item: number, firstSeen: string, removed: number, ind:
 
 const NEEDS_ITEM = new Set(['software', 'cert_serial']);
 const ALERT_TX = 2000;
+/** SQL: whether host_inv pair `hi` has left its host (migration 12). */
+const REMOVED = 'EXISTS (SELECT 1 FROM host_removed r WHERE r.host = hi.host AND r.item = hi.item)';
 
 export class RetroHunter {
   private readonly q;
@@ -35,12 +37,12 @@ export class RetroHunter {
       clearKeys: db.prepare('DELETE FROM temp.retro_keys'),
       addKey: db.prepare('INSERT INTO temp.retro_keys (key, ind) VALUES (?, ?)'),
       // CROSS JOIN pins the order: temp keys drive, item_keys, host_inv (bucketed item index) and host_nums are probed by index.
-      join: db.prepare(`SELECT t.ind, n.host_id, hi.item, hi.first_seen, hi.removed_at IS NOT NULL AS removed
+      join: db.prepare(`SELECT t.ind, n.host_id, hi.item, hi.first_seen, ${REMOVED} AS removed
         FROM temp.retro_keys t CROSS JOIN item_keys k ON k.value = t.key CROSS JOIN host_inv hi ON ${pairsOfItem('hi', '= k.item_id')}
         CROSS JOIN host_nums n ON n.num = hi.host`).raw(),
       fileNames: db.prepare(`SELECT value, item_id FROM item_keys WHERE value >= 'fn:' AND value < 'fn;'`).raw(),
       filePaths: db.prepare(`SELECT id, json_extract(data, '$.path') FROM items WHERE kind = 'file'`).raw(),
-      hostsOf: db.prepare(`SELECT n.host_id, hi.item, hi.first_seen, hi.removed_at IS NOT NULL FROM host_inv hi
+      hostsOf: db.prepare(`SELECT n.host_id, hi.item, hi.first_seen, ${REMOVED} FROM host_inv hi
         JOIN host_nums n ON n.num = hi.host WHERE ${pairsOfItem('hi', '= ?')}`).raw(),
       itemData: db.prepare('SELECT data FROM items WHERE id = ?').pluck(),
       insertAlert: db.prepare(`INSERT INTO alerts (host_id, indicator_id, item_id, severity, first_seen, last_seen, item_first_seen, retro, item_removed)

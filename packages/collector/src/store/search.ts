@@ -5,10 +5,8 @@
  * (store/host-buckets.ts) — index probes, never a scan of inventories.
  *
  * The hits are read ONCE, as (host, item) integers: totals, per-version host counts and the set
- * the page is cut from all come from that one pass. Each hit's held-or-removed state is read
- * from its host_inv row (one page per host), the dominant cost: a package every host runs cost
- * four such passes (~50 ms at 5,000 hosts) when SQLite counted each figure separately. Objects
- * are built only for the returned page.
+ * the page is cut from all come from that one pass, from the two bucketed indexes (pairs, and
+ * removed pairs) without reading a row. Objects are built only for the returned page.
  */
 import { isoOfMs, type DB } from './db.js';
 import { pairsOfItem } from './host-buckets.js';
@@ -30,8 +28,8 @@ export interface SearchOptions {
 type PairRow = [host: number, item: number, firstSeen: number, lastSeen: number, removedAt: number | null];
 interface Hits { items: Map<number, Record<string, unknown>>; hosts: Int32Array; itemsOf: Int32Array }
 
-/** SQL: a held row's last sighting, counting its host's last whole-inventory confirmation (migration 6). */
-const LAST_SEEN = 'CASE WHEN hi.removed_at IS NULL AND n.confirmed_at > hi.last_seen THEN n.confirmed_at ELSE hi.last_seen END';
+/** SQL: a pair's last sighting: a removed one's (migration 12), or a held one's counting its host's last whole-inventory confirmation (migration 6). */
+const LAST_SEEN = 'CASE WHEN r.host IS NOT NULL THEN r.last_seen WHEN n.confirmed_at > hi.last_seen THEN n.confirmed_at ELSE hi.last_seen END';
 /** Up to this many hit hosts per page row, the page is sorted from the hit hosts; past it, cut from all hosts in name order. */
 const SPARSE_FACTOR = 4;
 
@@ -60,17 +58,17 @@ export function searchWithVersions(db: DB, key: string, opts: SearchOptions): Se
 
 /**
  * Every (host, item) pair of the accepted items, held (or also removed, with includeRemoved),
- * from the indexes alone: all pairs (host_inv_bucket_item), less the removed ones (the partial
- * index host_inv_removed_bucket, migration 10) — no host_inv row is read.
+ * from the indexes alone: all pairs (host_inv_bucket_item), less the removed ones
+ * (host_removed_bucket, migration 12) — no row is read.
  */
 function readHits(db: DB, key: string, opts: SearchOptions): Hits {
   const items = itemsUnder(db, key, opts.keep);
   if (!items.size) return { items, hosts: new Int32Array(0), itemsOf: new Int32Array(0) };
   const ids = JSON.stringify([...items.keys()]);
-  const pairs = (removedOnly: boolean): Array<[number, number]> => db.prepare(`SELECT hi.host, hi.item FROM host_inv hi
-    WHERE ${pairsOfItem('hi', 'IN (SELECT value FROM json_each(?))')}${removedOnly ? ' AND hi.removed_at IS NOT NULL' : ''}`).raw().all(ids) as Array<[number, number]>;
-  const all = pairs(false);
-  const removed = opts.includeRemoved ? null : new Set(pairs(true).map(([host, item]) => pairKey(host, item)));
+  const pairs = (table: 'host_inv' | 'host_removed'): Array<[number, number]> => db.prepare(`SELECT p.host, p.item FROM ${table} p
+    WHERE ${pairsOfItem('p', 'IN (SELECT value FROM json_each(?))')}`).raw().all(ids) as Array<[number, number]>;
+  const all = pairs('host_inv');
+  const removed = opts.includeRemoved ? null : new Set(pairs('host_removed').map(([host, item]) => pairKey(host, item)));
   const held = removed?.size ? all.filter(([host, item]) => !removed.has(pairKey(host, item))) : all;
   const hosts = new Int32Array(held.length), itemsOf = new Int32Array(held.length);
   for (let i = 0; i < held.length; i++) { hosts[i] = held[i]![0]; itemsOf[i] = held[i]![1]; }
@@ -89,8 +87,9 @@ function page(db: DB, hits: Hits, opts: SearchOptions): SearchResult {
     : firstInNameOrder(db, hitHosts, opts.limit);
   const hosts = new Map<number, SearchHost>(rows.map(([num, id, hostname]) => [num, { id, hostname, items: [] }]));
   if (hosts.size) {
-    const pairs = db.prepare(`SELECT hi.host, hi.item, hi.first_seen, ${LAST_SEEN}, hi.removed_at FROM host_inv hi JOIN host_nums n ON n.num = hi.host
-      WHERE hi.host IN (SELECT value FROM json_each(?)) AND hi.item IN (SELECT value FROM json_each(?)) ${opts.includeRemoved ? '' : 'AND hi.removed_at IS NULL'}
+    const pairs = db.prepare(`SELECT hi.host, hi.item, hi.first_seen, ${LAST_SEEN}, r.removed_at FROM host_inv hi JOIN host_nums n ON n.num = hi.host
+      LEFT JOIN host_removed r ON r.host = hi.host AND r.item = hi.item
+      WHERE hi.host IN (SELECT value FROM json_each(?)) AND hi.item IN (SELECT value FROM json_each(?)) ${opts.includeRemoved ? '' : 'AND r.host IS NULL'}
       ORDER BY hi.host, hi.item`).raw().all(JSON.stringify([...hosts.keys()]), JSON.stringify([...hits.items.keys()])) as PairRow[];
     for (const [host, item, first_seen, last_seen, removed_at] of pairs) {
       hosts.get(host)!.items.push({ item: hits.items.get(item)!, first_seen: isoOfMs(first_seen), last_seen: isoOfMs(last_seen), removed_at: removed_at === null ? null : isoOfMs(removed_at) });

@@ -1,5 +1,5 @@
 // Lookups by item go bucket by bucket (store/host-buckets.ts, migration 9): search, retro-hunt
-// and prune find hosts in every bucket, and none of their statements scans host_inv — checked
+// and prune find hosts in every bucket, and none of their statements scans host_inv or host_removed — checked
 // on SQLite's own query plans of the statements they actually ran, with their arguments.
 import t from 'tap';
 import Database from 'better-sqlite3';
@@ -35,20 +35,20 @@ function recordStatements(): { ran: Ran; stop(): void } {
 /** "Is anything stored?" stops at the first row: a scan that reads one entry. */
 const FIRST_ROW_ONLY = 'SELECT EXISTS (SELECT 1 FROM host_inv)';
 
-/** Plan lines of statements that read all of host_inv (aliases hi, h, or none). */
+/** Plan lines of statements that read all of host_inv or host_removed (aliases hi, h, p, r, or none). */
 function scans(db: Database.Database, ran: Ran): string[] {
   const bad: string[] = [];
   for (const [sql, args] of ran) {
-    if (!/host_inv/.test(sql) || sql === FIRST_ROW_ONLY) continue;
+    if (!/host_inv|host_removed/.test(sql) || sql === FIRST_ROW_ONLY) continue;
     for (const row of db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...args) as Array<{ detail: string }>) {
       // An automatic index is built by scanning the table first.
-      if (/^(SCAN (host_inv|hi|h)\b|SEARCH (host_inv|hi|h) USING AUTOMATIC)/.test(row.detail)) bad.push(`${row.detail} in: ${sql.replace(/\s+/g, ' ').slice(0, 160)}`);
+      if (/^(SCAN (host_inv|host_removed|hi|h|p|r)\b|SEARCH (host_inv|host_removed|hi|h|p|r) USING AUTOMATIC)/.test(row.detail)) bad.push(`${row.detail} in: ${sql.replace(/\s+/g, ' ').slice(0, 160)}`);
     }
   }
   return bad;
 }
 
-t.test('ingest, search, retro-hunt and prune find hosts in every bucket without scanning host_inv', async (t) => {
+t.test('ingest, search, retro-hunt and prune find hosts in every bucket without scanning host_inv or host_removed', async (t) => {
   // From before the collector starts: its statements are prepared once, at start.
   const rec = recordStatements();
   t.teardown(rec.stop);
@@ -99,12 +99,12 @@ t.test('ingest, search, retro-hunt and prune find hosts in every bucket without 
 
   rec.stop();
   t.ok(rec.ran.filter(([sql]) => /host_inv/.test(sql)).length >= 8, 'statements were recorded');
-  t.same(scans(db, rec.ran), [], 'no statement scans host_inv');
+  t.same(scans(db, rec.ran), [], 'no statement scans host_inv or host_removed');
   // Plans are read after recording stopped: an EXPLAIN run while recording would be recorded too.
-  const hitReads = rec.ran.filter(([sql]) => /^SELECT hi\.host, hi\.item FROM host_inv hi/.test(sql));
-  t.ok(hitReads.some(([sql]) => /removed_at IS NOT NULL/.test(sql)), 'the removed pairs were read');
+  const hitReads = rec.ran.filter(([sql]) => /^SELECT p\.host, p\.item FROM host_(inv|removed) p/.test(sql));
+  t.ok(hitReads.some(([sql]) => /FROM host_removed p/.test(sql)), 'the removed pairs were read');
   for (const [sql, args] of hitReads) {
-    const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...args) as Array<{ detail: string }>).map((r) => r.detail).filter((d) => /\bhi\b/.test(d));
-    t.ok(plan.length && plan.every((d) => /USING COVERING INDEX host_inv_(bucket_item|removed_bucket)/.test(d)), `search hits from an index alone: ${plan.join('; ')}`);
+    const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...args) as Array<{ detail: string }>).map((r) => r.detail).filter((d) => /\bp\b/.test(d));
+    t.ok(plan.length && plan.every((d) => /USING COVERING INDEX host_(inv_bucket_item|removed_bucket)/.test(d)), `search hits from an index alone: ${plan.join('; ')}`);
   }
 });

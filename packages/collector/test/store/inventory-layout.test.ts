@@ -48,7 +48,8 @@ t.test('migration 11 turns host pair times into integer milliseconds, exactly', 
   pair.run(1, 1, '2026-05-01T00:00:00.001Z', '2026-05-02T00:00:00.000Z', null);
   pair.run(1, 2, '2026-05-01T00:00:00.002Z', '2026-05-01T12:00:00.500Z', '2026-05-01T13:00:00.000Z');
   pair.run(2, 1, 'garbage', '2026-05-03T00:00:00.000Z', null);
-  migrate(db);
+  db.exec(MIGRATIONS[10]!);
+  db.pragma('user_version = 11');
   t.same(db.prepare('SELECT host, item, first_seen, last_seen, removed_at FROM host_inv ORDER BY host, item').raw().all(), [
     [1, 1, Date.parse('2026-05-01T00:00:00.001Z'), Date.parse('2026-05-02T00:00:00.000Z'), null],
     [1, 2, Date.parse('2026-05-01T00:00:00.002Z'), Date.parse('2026-05-01T12:00:00.500Z'), Date.parse('2026-05-01T13:00:00.000Z')],
@@ -63,6 +64,57 @@ t.test('migration 11 turns host pair times into integer milliseconds, exactly', 
     ['host_inv_bucket_item', 'host_inv_removed', 'host_inv_removed_bucket'], 'the indexes are back');
   db.prepare(`UPDATE host_items SET removed_at = '2026-06-01T00:00:00.000Z' WHERE host_id = 'h-b' AND item_id = 1`).run();
   t.equal(db.prepare('SELECT removed_at FROM host_inv WHERE host = 2').pluck().get(), Date.parse('2026-06-01T00:00:00.000Z'), 'the view writes through in milliseconds');
+});
+
+t.test('migration 12 moves removals out of host_inv into host_removed; the view reads and writes both', async (t) => {
+  const db = new Database(':memory:');
+  for (let v = 0; v < 11; v++) db.exec(MIGRATIONS[v]!);
+  db.pragma('user_version = 11');
+  db.prepare(`INSERT INTO items (id, digest, kind, ikey, data) VALUES (1, randomblob(32), 'file', 'file:/f', '{}'), (2, randomblob(32), 'file', 'file:/g', '{}')`).run();
+  db.exec(`INSERT INTO host_nums (num, host_id, scan, confirmed_at) VALUES (1, 'h-a', 1, ${Date.parse('2026-05-02T10:00:00.999Z')})`);
+  const pair = db.prepare('INSERT INTO host_inv (host, item, first_seen, last_seen, removed_at, scan) VALUES (1, ?, ?, ?, ?, 1)');
+  pair.run(1, Date.parse('2026-05-01T00:00:00.001Z'), Date.parse('2026-05-02T00:00:00.000Z'), null);
+  pair.run(2, Date.parse('2026-05-01T00:00:00.002Z'), Date.parse('2026-05-01T12:00:00.500Z'), Date.parse('2026-05-01T13:00:00.000Z'));
+  const before = db.prepare(`SELECT item_id, first_seen, last_seen, removed_at FROM host_items ORDER BY item_id`).raw().all();
+  migrate(db);
+  t.same(db.prepare(`SELECT item_id, first_seen, last_seen, removed_at FROM host_items ORDER BY item_id`).raw().all(), before, 'the view shows the same pairs');
+  t.same(db.prepare('SELECT * FROM host_inv ORDER BY item').raw().all(), [
+    [1, 1, Date.parse('2026-05-01T00:00:00.001Z'), Date.parse('2026-05-02T00:00:00.000Z'), 1],
+    [1, 2, Date.parse('2026-05-01T00:00:00.002Z'), Date.parse('2026-05-01T12:00:00.500Z'), 1],
+  ], 'host_inv keeps every pair, without a removal column');
+  t.same(db.prepare('SELECT * FROM host_removed').raw().all(), [[1, 2, Date.parse('2026-05-01T13:00:00.000Z'), Date.parse('2026-05-01T12:00:00.500Z')]], 'the removal moved');
+  t.same(db.prepare(`SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name IN ('host_inv', 'host_removed') AND sql IS NOT NULL ORDER BY name`).pluck().all(),
+    ['host_inv_bucket_item', 'host_removed_at', 'host_removed_bucket']);
+  db.prepare(`UPDATE host_items SET removed_at = '2026-06-01T00:00:00.000Z' WHERE item_id = 1`).run();
+  db.prepare(`UPDATE host_items SET removed_at = NULL, last_seen = '2026-06-02T00:00:00.000Z' WHERE item_id = 2`).run();
+  db.prepare(`INSERT INTO host_items (host_id, item_id, first_seen, last_seen, removed_at, scan_id) VALUES ('h-b', 1, '2026-04-01T00:00:00.000Z', '2026-04-02T00:00:00.000Z', '2026-04-03T00:00:00.000Z', 's')`).run();
+  t.same(db.prepare('SELECT host, item, removed_at FROM host_removed ORDER BY host, item').raw().all(),
+    [[1, 1, Date.parse('2026-06-01T00:00:00.000Z')], [2, 1, Date.parse('2026-04-03T00:00:00.000Z')]], 'the view writes removals through');
+  db.prepare(`DELETE FROM host_items WHERE host_id = 'h-b'`).run();
+  t.same(db.prepare('SELECT count(*) FROM host_removed WHERE host = 2').pluck().get(), 0, 'a deleted pair takes its removal along');
+});
+
+t.test('a delta that replaces items writes removals, not the host\'s pair rows; a returning item is held again with its first sighting', async (t) => {
+  const h = await harness(t);
+  h.host('h1');
+  const items = Array.from({ length: 40 }, (_, i) => software(`Pkg${i}`, '1.0'));
+  h.scan('h1', items);
+  const pairs = () => h.svc.db.prepare('SELECT item, first_seen, last_seen, scan FROM host_inv ORDER BY item').raw().all();
+  const stored = pairs();
+  await new Promise((r) => setTimeout(r, 5));
+  t.equal(h.scan('h1', [software('Pkg3', '2.0'), software('Pkg17', '2.0')], 'delta').removed, 2, 'two versions replaced');
+  const after = pairs();
+  t.same(after.slice(0, stored.length), stored, 'no stored pair rewritten');
+  t.equal(after.length, stored.length + 2, 'the new versions added');
+  t.equal(h.svc.db.prepare('SELECT count(*) FROM host_removed').pluck().get(), 2);
+  const v1 = (n: number) => h.svc.db.prepare(`SELECT hi.first_seen, hi.removed_at FROM host_items hi JOIN items it ON it.id = hi.item_id
+    WHERE it.ikey = ? AND json_extract(it.data, '$.version') = '1.0'`).get(`software:windows_registry:machine:Pkg${n}`) as { first_seen: string; removed_at: string | null };
+  const firstSeen = v1(3).first_seen;
+  t.ok(v1(3).removed_at);
+  await new Promise((r) => setTimeout(r, 5));
+  t.equal(h.scan('h1', [software('Pkg3', '1.0')], 'delta').removed, 1, 'going back replaces 2.0');
+  t.same(v1(3), { first_seen: firstSeen, removed_at: null }, 'held again, first sighting kept');
+  t.equal(h.svc.db.prepare('SELECT count(*) FROM host_removed').pluck().get(), 2, 'Pkg3 2.0 and Pkg17 1.0 removed');
 });
 
 t.test('delta final confirms held items; full final removes unseen ones', async (t) => {
@@ -88,7 +140,7 @@ t.test('a delta confirms with one host row (stored pairs untouched); removal kee
   h.host('h1');
   const a = file('C:/a.dll', 'a'), b = file('C:/b.dll', 'b');
   h.scan('h1', [a, b]);
-  const raw = () => h.svc.db.prepare('SELECT item, last_seen, removed_at FROM host_inv ORDER BY item').all();
+  const raw = () => h.svc.db.prepare('SELECT item, last_seen, scan FROM host_inv ORDER BY item').all();
   const view = () => h.svc.db.prepare(`SELECT last_seen, removed_at FROM host_items WHERE host_id = 'h1' ORDER BY item_id`).all() as Array<{ last_seen: string; removed_at: string | null }>;
   const stored = raw(), first = view();
   await new Promise((r) => setTimeout(r, 5));

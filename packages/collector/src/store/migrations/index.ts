@@ -326,4 +326,50 @@ export const MIGRATIONS: readonly string[] = [
     DELETE FROM host_inv WHERE host = (SELECT num FROM host_nums WHERE host_id = OLD.host_id) AND item = OLD.item_id;
   END;
   `,
+  /* 12: removals live in their own table, host_removed (host, item, removed_at, last_seen), not in
+     host_inv's rows. A pair is held while it has no host_removed row. A delta that replaces 50
+     of a host's 3,000 items marked 50 rows scattered over nearly all of the host's 22 host_inv
+     pages, and each page went to the WAL (and again at checkpoint): ~21 of the ~32 pages a
+     storm frame wrote. Now the 50 removals are neighbouring rows of one host, a page or two.
+     host_inv keeps first_seen and scan (a pair that comes back keeps its first sighting); a removed
+     pair's last sighting is host_removed.last_seen. The view and its triggers read and write both. */ `
+  DROP VIEW host_items;
+  CREATE TABLE host_removed (
+    host INTEGER NOT NULL,
+    item INTEGER NOT NULL,
+    removed_at INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL,
+    PRIMARY KEY (host, item)
+  ) STRICT, WITHOUT ROWID;
+  INSERT INTO host_removed (host, item, removed_at, last_seen)
+    SELECT host, item, removed_at, last_seen FROM host_inv WHERE removed_at IS NOT NULL ORDER BY host, item;
+  DROP INDEX host_inv_removed;
+  DROP INDEX host_inv_removed_bucket;
+  ALTER TABLE host_inv DROP COLUMN removed_at;
+  CREATE INDEX host_removed_at ON host_removed (removed_at);
+  CREATE INDEX host_removed_bucket ON host_removed (host >> 6, item);
+  CREATE VIEW host_items AS
+    SELECT n.host_id AS host_id, hi.item AS item_id, ${iso('hi.first_seen')} AS first_seen,
+      ${iso('CASE WHEN r.host IS NOT NULL THEN r.last_seen WHEN n.confirmed_at > hi.last_seen THEN n.confirmed_at ELSE hi.last_seen END')} AS last_seen,
+      ${iso('r.removed_at')} AS removed_at, hi.scan AS scan_id
+    FROM host_inv hi JOIN host_nums n ON n.num = hi.host LEFT JOIN host_removed r ON r.host = hi.host AND r.item = hi.item;
+  CREATE TRIGGER host_items_insert INSTEAD OF INSERT ON host_items BEGIN
+    INSERT OR IGNORE INTO host_nums (host_id) VALUES (NEW.host_id);
+    INSERT INTO host_inv (host, item, first_seen, last_seen, scan)
+      VALUES ((SELECT num FROM host_nums WHERE host_id = NEW.host_id), NEW.item_id, ${ms('NEW.first_seen')}, ${ms('NEW.last_seen')}, 0);
+    INSERT INTO host_removed (host, item, removed_at, last_seen)
+      SELECT num, NEW.item_id, ${ms('NEW.removed_at')}, ${ms('NEW.last_seen')} FROM host_nums WHERE host_id = NEW.host_id AND NEW.removed_at IS NOT NULL;
+  END;
+  CREATE TRIGGER host_items_update INSTEAD OF UPDATE ON host_items BEGIN
+    UPDATE host_inv SET first_seen = ${ms('NEW.first_seen')}, last_seen = ${ms('NEW.last_seen')}
+      WHERE host = (SELECT num FROM host_nums WHERE host_id = OLD.host_id) AND item = OLD.item_id;
+    DELETE FROM host_removed WHERE host = (SELECT num FROM host_nums WHERE host_id = OLD.host_id) AND item = OLD.item_id;
+    INSERT INTO host_removed (host, item, removed_at, last_seen)
+      SELECT num, OLD.item_id, ${ms('NEW.removed_at')}, ${ms('NEW.last_seen')} FROM host_nums WHERE host_id = OLD.host_id AND NEW.removed_at IS NOT NULL;
+  END;
+  CREATE TRIGGER host_items_delete INSTEAD OF DELETE ON host_items BEGIN
+    DELETE FROM host_inv WHERE host = (SELECT num FROM host_nums WHERE host_id = OLD.host_id) AND item = OLD.item_id;
+    DELETE FROM host_removed WHERE host = (SELECT num FROM host_nums WHERE host_id = OLD.host_id) AND item = OLD.item_id;
+  END;
+  `,
 ];
