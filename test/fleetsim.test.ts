@@ -19,11 +19,12 @@ t.test('fleetsim: sync, storm, churn and reconnects against a real collector', a
 
   const r = await run(FLEETSIM_BIN, ['--agents', '20', '--items', '300', '--workers', '2', '--url', c.url, '--ca', ca, '--enroll-secret', c.secret,
     '--admin-token', token, '--db', c.db, '--match-share', '0.3', '--storm', '15', '--duration', '4', '--delta-interval', '1', '--churn', '0.02',
-    '--reconnect-share', '0.5', '--api-rate', '2', '--seed', '11', '--run-tag', 'e2e', '--json'], { timeoutMs: 180_000 });
+    '--reconnect-share', '0.5', '--api-rate', '2', '--seed', '11', '--run-tag', 'e2e', '--worker-nice', '5', '--json'], { timeoutMs: 180_000 });
   t.equal(r.code, 0, `fleetsim exit 0 (stderr: ${r.stderr.slice(-2000)})`);
   const rep = JSON.parse(r.stdout.trim().split('\n').pop()!);
   const phase = (n: string) => rep.phases.find((p: { phase: string }) => p.phase === n);
 
+  t.same(rep.worker_nice, [5, 5], 'both workers run at the nice value asked for (read back from the OS)');
   t.equal(phase('enroll').enrolled, 20, 'all enrolled');
   t.equal(phase('connect').connected, 20, 'all connected');
   t.equal(phase('sync').items_acked, 20 * 300, 'whole initial inventory acknowledged');

@@ -4,6 +4,7 @@
  * collector stored and alerted against what the workers sent and planted.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 import { loadCatalog } from './catalog.js';
@@ -30,6 +31,8 @@ export interface PhaseReport {
 
 export interface SimReport {
   run_tag: string; feed: string; agents: number; items: number; workers: number; deflate: boolean;
+  /** Each worker's nice value, read back from the OS after --worker-nice. */
+  worker_nice: number[];
   phases: PhaseReport[];
   counts: {
     frames_sent: number; frames_acked: number; settled_by_welcome: number; duplicates_acked: number;
@@ -43,10 +46,15 @@ export interface SimReport {
 class Pool {
   private readonly procs: ChildProcess[] = [];
 
-  async start(configs: WorkerConfig[]): Promise<void> {
+  /** Nice value of each worker, as the OS reports it. */
+  niceness(): number[] { return this.procs.map((p) => os.getPriority(p.pid!)); }
+
+  async start(configs: WorkerConfig[], nice: number): Promise<void> {
     for (const config of configs) {
       const p = fork(WORKER, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
       this.procs.push(p);
+      // Raising a nice value needs no privilege; the worker's agents take what CPU the collector and the API client leave.
+      if (nice) os.setPriority(p.pid!, nice);
       await new Promise<void>((resolve, reject) => {
         p.once('message', () => resolve());
         p.once('exit', (code) => reject(new Error(`worker exited ${code} during start`)));
@@ -119,7 +127,8 @@ export async function runSimulation(o: SimOptions, log: (msg: string) => void): 
     ],
   } : null;
   try {
-    await pool.start(configs);
+    await pool.start(configs, o.workerNice);
+    const workerNice = pool.niceness();
     const step = async (phase: Phase, label = phase.phase, withApi = false) => {
       log(`phase ${label}…`);
       const load: RunningLoad | null = withApi && api ? startApiLoad(o.url, api.token, api.targets, o.apiRate) : null;
@@ -156,7 +165,7 @@ export async function runSimulation(o: SimOptions, log: (msg: string) => void): 
     const everyFrame = all.framesSent === all.framesAcked + all.settledByWelcome && hosts.every((h) => h.ackedSeq === h.seq);
     const ok = everyFrame && all.enrolled === o.agents && counts.hosts_mismatched === 0 && (counts.basis === 'none' || counts.hosts_checked === o.agents)
       && (raised === null || raised === planted);
-    return { run_tag: o.runTag, feed: model.feed, agents: o.agents, items: o.items, workers: configs.length, deflate: o.deflate, phases, counts: counted, alerts: { planted, raised }, ok };
+    return { run_tag: o.runTag, feed: model.feed, agents: o.agents, items: o.items, workers: configs.length, deflate: o.deflate, worker_nice: workerNice, phases, counts: counted, alerts: { planted, raised }, ok };
   } finally {
     pool.stop();
     ep.agent.destroy();
