@@ -108,15 +108,20 @@ function procSample(pid) {
   return { t: Date.now(), rss: Number(f[21]) * PAGE, cpu: (Number(f[11]) + Number(f[12])) / CLK_TCK };
 }
 
-/** The collector's memory by kind (/metrics chainwatch_process_memory_bytes), MB; null when it does not answer. */
-function memoryByKind(url, ca) {
+/**
+ * From the collector's /metrics: its memory by kind (chainwatch_process_memory_bytes, MB) and its
+ * main thread's event loop delay since the previous scrape (p99 and max, ms); null when it does not answer.
+ */
+function scrapeMetrics(url, ca) {
   return new Promise((resolve) => {
     const req = https.get(url + '/metrics', { ca, timeout: 2000 }, (res) => {
       let body = '';
       res.setEncoding('utf8').on('data', (d) => { body += d; }).on('end', () => {
         const kinds = {};
         for (const [, kind, v] of body.matchAll(/^chainwatch_process_memory_bytes\{kind="([a-z_]+)"\} (\d+)/gm)) kinds[kind] = round(Number(v) / 1e6);
-        resolve(Object.keys(kinds).length ? kinds : null);
+        const loop = {};
+        for (const [, q, v] of body.matchAll(/^chainwatch_event_loop_delay_seconds\{quantile="([0-9.]+)"\} ([0-9.e+-]+)/gm)) loop[q] = round(Number(v) * 1000);
+        resolve(Object.keys(kinds).length ? { t: Date.now(), memory: kinds, loop } : null);
       });
     });
     req.on('error', () => resolve(null)).on('timeout', () => { req.destroy(); resolve(null); });
@@ -136,8 +141,8 @@ try {
   const base = procSample(col.pid);
   const sampler = setInterval(() => { try { samples.push(procSample(col.pid)); } catch { /* exited */ } }, 250);
   // Where the memory is (main heap, buffers, the writer thread's heap), every 5 s; the sample nearest the RSS peak is reported.
-  const caPem = readFileSync(ca), memSamples = [];
-  const memSampler = setInterval(() => { void memoryByKind(url, caPem).then((k) => { if (k) memSamples.push(k); }); }, 5000);
+  const caPem = readFileSync(ca), scrapes = [];
+  const memSampler = setInterval(() => { void scrapeMetrics(url, caPem).then((k) => { if (k) scrapes.push(k); }); }, 5000);
 
   const simArgs = [path.join(REPO, 'packages/fleetsim/bin/chainwatch-fleetsim.js'), '--agents', String(AGENTS), '--items', String(ITEMS), '--url', url, '--ca', ca,
     '--enroll-secret', secret, '--admin-token', token, '--db', db, '--hold', String(HOLD_S), '--storm', String(STORM), '--duration', String(CHURN_S),
@@ -155,7 +160,9 @@ try {
   const ph = Object.fromEntries(sim.phases.map((p) => [p.phase, p]));
   const within = (p) => samples.filter((s) => s.t >= p.start && s.t <= p.end);
   const peakRss = Math.max(base.rss, ...samples.map((s) => s.rss));
-  const memAtPeak = memSamples.reduce((best, k) => (best === null || (k.rss ?? 0) > (best.rss ?? 0) ? k : best), null);
+  const memAtPeak = scrapes.map((k) => k.memory).reduce((best, k) => (best === null || (k.rss ?? 0) > (best.rss ?? 0) ? k : best), null);
+  // The collector's event loop, per phase: the worst 5-second p99 and the longest single delay, ms.
+  const loopOf = (p) => { const w = scrapes.filter((k) => k.t > p.start && k.t <= p.end + 5000 && k.loop['0.99'] !== undefined); return w.length ? { p99: Math.max(...w.map((k) => k.loop['0.99'])), max: Math.max(...w.map((k) => k.loop['1'])) } : null; };
   // Idle connections: RSS at the end of the hold (every agent connected, nothing sent yet) minus before.
   const holdRss = within(ph.hold).map((s) => s.rss);
   const idleRss = holdRss.length ? median(holdRss.slice(-4)) : peakRss;
@@ -188,6 +195,7 @@ try {
     storm_s: ph.storm ? round((ph.storm.end - ph.storm.start) / 1000, 2) : null, storm_ack_ms: ph.storm?.ack_ms, storm_collector_cpu_cores: cpuOf(ph.storm),
     churn_reconnects: ph.churn?.reconnects ?? 0, churn_resent: ph.churn?.resent ?? 0, churn_settled_by_welcome: ph.churn?.settled_by_welcome ?? 0,
     api_p99_ms: apiP99, api_errors: apiErrors, api_by_phase: Object.fromEntries(sim.phases.filter((p) => p.api).map((p) => [p.phase, Object.fromEntries(p.api.map((a) => [a.name, a.p99]))])),
+    event_loop_ms_by_phase: Object.fromEntries(sim.phases.filter((p) => p.api).map((p) => [p.phase, loopOf(p)])),
     frames_sent: c.frames_sent, frames_acked: c.frames_acked, frames_settled_by_welcome: c.settled_by_welcome, replays_acked_unapplied: c.duplicates_acked,
     hosts_count_mismatched: c.hosts_mismatched, stored_keys: c.stored_keys, expected_keys: c.expected_keys, stored_rows: c.stored_rows,
     alerts_planted: sim.alerts.planted, alerts_raised: sim.alerts.raised,

@@ -5,6 +5,7 @@
  * (fleet size and alert counts are not for everyone on the network).
  */
 import { statSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { FastifyPluginAsync } from 'fastify';
 import type { CollectorService } from '../service.js';
@@ -43,9 +44,26 @@ function registerGauges(m: Metrics, svc: CollectorService, connected: () => numb
   });
 }
 
+/**
+ * How long the main thread's event loop was held up, since the previous scrape: every API
+ * request and every agent connection waits behind whatever runs there. p50, p99 and max in
+ * seconds, from Node's sampling monitor (10 ms resolution); reset at each scrape.
+ */
+function registerLoopDelay(m: Metrics, app: Parameters<FastifyPluginAsync>[0]): void {
+  const h = monitorEventLoopDelay({ resolution: 10 });
+  h.enable();
+  app.addHook('onClose', async () => { h.disable(); });
+  m.gauge('chainwatch_event_loop_delay_seconds', 'Main thread event loop delay since the previous scrape, seconds', () => {
+    const rows = h.count === 0 ? [] : [['0.5', h.percentile(50)], ['0.99', h.percentile(99)], ['1', h.max]] as Array<[string, number]>;
+    h.reset();
+    return rows.map(([quantile, ns]) => ({ labels: { quantile }, v: ns / 1e9 }));
+  });
+}
+
 export const metricsRoutes: FastifyPluginAsync<{ svc: CollectorService; connected: () => number; writerHeap?: WriterHeap; registry?: Metrics }> = async (app, opts) => {
   const m = opts.registry ?? registry;
   registerGauges(m, opts.svc, opts.connected, opts.writerHeap ?? (() => null));
+  registerLoopDelay(m, app);
   app.get('/metrics', async (req, reply) => {
     const want = process.env.CHAINWATCH_METRICS_TOKEN;
     if (want) {
