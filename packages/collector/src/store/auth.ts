@@ -5,7 +5,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { DB } from './db.js';
-import { nowIso } from './db.js';
+import { cachedStatement, nowIso } from './db.js';
 
 export type Role = 'admin' | 'analyst' | 'viewer';
 export const ROLES: readonly Role[] = ['admin', 'analyst', 'viewer'];
@@ -20,7 +20,7 @@ export function createApiToken(db: DB, role: Role, label: string | null = null):
 }
 
 export function verifyApiToken(db: DB, token: string): { id: number; role: Role } | null {
-  const row = db.prepare('SELECT id, role FROM api_tokens WHERE hash = ? AND revoked_at IS NULL').get(hashSecret(token)) as { id: number; role: Role } | undefined;
+  const row = cachedStatement(db, 'SELECT id, role FROM api_tokens WHERE hash = ? AND revoked_at IS NULL').get(hashSecret(token)) as { id: number; role: Role } | undefined;
   return row ?? null;
 }
 

@@ -3,7 +3,7 @@
  * cursor (the last row's sort key, base64url) so pages stay stable while ingest goes on.
  */
 import type { ApiAlert, ApiHost, ApiIndicator } from '@chainwatch/shared';
-import type { DB } from './db.js';
+import { cachedStatement, type DB } from './db.js';
 import { rowToStored, type IndicatorRow } from './indicators.js';
 
 export const encodeCursor = (v: string | number): string => Buffer.from(JSON.stringify(v)).toString('base64url');
@@ -47,7 +47,7 @@ export function listAlerts(db: DB, f: AlertFilter, limit: number, cursor: number
   if (f.since) { where.push('a.last_seen >= ?'); args.push(new Date(f.since).toISOString()); }
   if (cursor !== undefined) { where.push('a.id < ?'); args.push(cursor); }
   const sql = `${ALERT_SELECT} ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY a.id DESC LIMIT ?`;
-  const rows = db.prepare(sql).all(...args, limit + 1) as AlertRow[];
+  const rows = cachedStatement(db, sql).all(...args, limit + 1) as AlertRow[];
   const more = rows.length > limit;
   const items = rows.slice(0, limit).map(toApiAlert);
   return { items, next: more ? encodeCursor(items[items.length - 1]!.id) : null };

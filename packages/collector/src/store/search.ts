@@ -8,7 +8,7 @@
  * the page is cut from all come from that one pass, from the two bucketed indexes (pairs, and
  * removed pairs) without reading a row. Objects are built only for the returned page.
  */
-import { isoOfMs, type DB } from './db.js';
+import { cachedStatement, isoOfMs, type DB } from './db.js';
 import { pairsOfItem } from './host-buckets.js';
 
 export interface SearchHit { item: Record<string, unknown>; first_seen: string; last_seen: string; removed_at: string | null }
@@ -35,7 +35,7 @@ const SPARSE_FACTOR = 4;
 
 /** Items stored under lookup key `key` that `keep` accepts, by id. */
 function itemsUnder(db: DB, key: string, keep: SearchOptions['keep']): Map<number, Record<string, unknown>> {
-  const rows = db.prepare('SELECT it.id, it.data FROM item_keys k JOIN items it ON it.id = k.item_id WHERE k.value = ? ORDER BY it.id').raw().all(key) as Array<[number, string]>;
+  const rows = cachedStatement(db, 'SELECT it.id, it.data FROM item_keys k JOIN items it ON it.id = k.item_id WHERE k.value = ? ORDER BY it.id', 'raw').all(key) as Array<[number, string]>;
   const kept = new Map<number, Record<string, unknown>>();
   for (const [id, data] of rows) {
     const item = JSON.parse(data) as Record<string, unknown>;
@@ -65,32 +65,33 @@ function readHits(db: DB, key: string, opts: SearchOptions): Hits {
   const items = itemsUnder(db, key, opts.keep);
   if (!items.size) return { items, hosts: new Int32Array(0), itemsOf: new Int32Array(0) };
   const ids = JSON.stringify([...items.keys()]);
-  const pairs = (table: 'host_inv' | 'host_removed'): Array<[number, number]> => db.prepare(`SELECT p.host, p.item FROM ${table} p
-    WHERE ${pairsOfItem('p', 'IN (SELECT value FROM json_each(?))')}`).raw().all(ids) as Array<[number, number]>;
+  // One number per pair (PAIR_SHIFT), computed by SQLite: no two-element array per hit for the GC.
+  const pairs = (table: 'host_inv' | 'host_removed'): number[] => cachedStatement(db, `SELECT p.host * ${PAIR_SHIFT} + p.item FROM ${table} p
+    WHERE ${pairsOfItem('p', 'IN (SELECT value FROM json_each(?))')}`, 'pluck').all(ids) as number[];
   const all = pairs('host_inv');
-  const removed = opts.includeRemoved ? null : new Set(pairs('host_removed').map(([host, item]) => pairKey(host, item)));
-  const held = removed?.size ? all.filter(([host, item]) => !removed.has(pairKey(host, item))) : all;
+  const removed = opts.includeRemoved ? null : new Set(pairs('host_removed'));
+  const held = removed?.size ? all.filter((k) => !removed.has(k)) : all;
   const hosts = new Int32Array(held.length), itemsOf = new Int32Array(held.length);
-  for (let i = 0; i < held.length; i++) { hosts[i] = held[i]![0]; itemsOf[i] = held[i]![1]; }
+  for (let i = 0; i < held.length; i++) { const k = held[i]!, host = Math.floor(k / PAIR_SHIFT); hosts[i] = host; itemsOf[i] = k - host * PAIR_SHIFT; }
   return { items, hosts, itemsOf };
 }
 
-/** One number per (host, item) pair: host numbers and item ids are both below 2^31 here, the product below 2^53. */
-const pairKey = (host: number, item: number): number => host * 2 ** 31 + item;
+/** A pair as one number, host * 2^31 + item: host numbers and item ids are both below 2^31 here, the result below 2^53. */
+const PAIR_SHIFT = 2 ** 31;
 
 /** The first `limit` hit hosts by hostname (then id), each with its hits in full. */
 function page(db: DB, hits: Hits, opts: SearchOptions): SearchResult {
   const hitHosts = new Set(hits.hosts);
   const rows = hitHosts.size <= SPARSE_FACTOR * opts.limit
-    ? db.prepare(`SELECT n.num, h.id, h.hostname FROM hosts h JOIN host_nums n ON n.host_id = h.id
-        WHERE n.num IN (SELECT value FROM json_each(?)) ORDER BY h.hostname, h.id LIMIT ?`).raw().all(JSON.stringify([...hitHosts]), opts.limit) as Array<[number, string, string]>
+    ? cachedStatement(db, `SELECT n.num, h.id, h.hostname FROM hosts h JOIN host_nums n ON n.host_id = h.id
+        WHERE n.num IN (SELECT value FROM json_each(?)) ORDER BY h.hostname, h.id LIMIT ?`, 'raw').all(JSON.stringify([...hitHosts]), opts.limit) as Array<[number, string, string]>
     : firstInNameOrder(db, hitHosts, opts.limit);
   const hosts = new Map<number, SearchHost>(rows.map(([num, id, hostname]) => [num, { id, hostname, items: [] }]));
   if (hosts.size) {
-    const pairs = db.prepare(`SELECT hi.host, hi.item, hi.first_seen, ${LAST_SEEN}, r.removed_at FROM host_inv hi JOIN host_nums n ON n.num = hi.host
+    const pairs = cachedStatement(db, `SELECT hi.host, hi.item, hi.first_seen, ${LAST_SEEN}, r.removed_at FROM host_inv hi JOIN host_nums n ON n.num = hi.host
       LEFT JOIN host_removed r ON r.host = hi.host AND r.item = hi.item
       WHERE hi.host IN (SELECT value FROM json_each(?)) AND hi.item IN (SELECT value FROM json_each(?)) ${opts.includeRemoved ? '' : 'AND r.host IS NULL'}
-      ORDER BY hi.host, hi.item`).raw().all(JSON.stringify([...hosts.keys()]), JSON.stringify([...hits.items.keys()])) as PairRow[];
+      ORDER BY hi.host, hi.item`, 'raw').all(JSON.stringify([...hosts.keys()]), JSON.stringify([...hits.items.keys()])) as PairRow[];
     for (const [host, item, first_seen, last_seen, removed_at] of pairs) {
       hosts.get(host)!.items.push({ item: hits.items.get(item)!, first_seen: isoOfMs(first_seen), last_seen: isoOfMs(last_seen), removed_at: removed_at === null ? null : isoOfMs(removed_at) });
     }
@@ -101,7 +102,7 @@ function page(db: DB, hits: Hits, opts: SearchOptions): SearchResult {
 /** Hits on most hosts: walk all hosts in name order (index hosts_hostname) and stop at `limit` hit hosts. */
 function firstInNameOrder(db: DB, hitHosts: Set<number>, limit: number): Array<[number, string, string]> {
   const out: Array<[number, string, string]> = [];
-  const all = db.prepare('SELECT n.num, h.id, h.hostname FROM hosts h JOIN host_nums n ON n.host_id = h.id ORDER BY h.hostname, h.id').raw();
+  const all = cachedStatement(db, 'SELECT n.num, h.id, h.hostname FROM hosts h JOIN host_nums n ON n.host_id = h.id ORDER BY h.hostname, h.id', 'raw');
   for (const row of all.iterate() as Iterable<[number, string, string]>) {
     if (!hitHosts.has(row[0])) continue;
     out.push(row);
