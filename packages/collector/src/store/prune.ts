@@ -1,10 +1,11 @@
 /**
  * Retention: forgets inventory that left hosts long ago. A host pair (host_inv, migration 4)
- * removed before the cutoff (host_removed, migration 12) is deleted; then, among the items of the deleted pairs, those
- * no host holds any more and no alert points at (alerts keep their evidence), with their lookup
- * keys. Only the deleted pairs' items are checked — by item, bucket by bucket
- * (store/host-buckets.ts) — not every stored item. Deletions run in short transactions
- * (PRUNE_BATCH rows) so a running collector's ingest waits milliseconds, not the whole prune.
+ * removed before the cutoff (host_removed, migration 12) is deleted, with its removal; then,
+ * among the items of the deleted pairs, those no host holds any more and no alert points at
+ * (alerts keep their evidence), with their lookup keys. Only the deleted pairs' items are
+ * checked — by item, bucket by bucket (store/host-buckets.ts) — not every stored item.
+ * Deletions run in short transactions (PRUNE_BATCH rows) so a running collector's ingest waits
+ * milliseconds, not the whole prune.
  * One implementation for the CLI (`prune`) and the running collector (InventoryStore.prune).
  */
 import type { InventoryItem } from '@chainwatch/shared';
