@@ -133,20 +133,33 @@ function prng(seed: number): () => number {
 t.test('fuzz: mutated PKCS#12, JKS and PVK only ever throw CW_CERT_MALFORMED, fast', async (t) => {
   const seeds = ['cs.pfx', 'tls.p12', 'cs-locked.p12', 'cs-nokey.p12', 'store.jks', 'cs.pvk', 'chain.p7b'].map((n) => read(pki.f(n)));
   const rnd = prng(0x5eed);
-  let worst = 0, escaped = 0, parsed = 0;
-  for (let i = 0; i < 2500; i++) {
-    const b = Buffer.from(seeds[i % seeds.length]!);
-    for (let e = 0, n = 1 + (rnd() % 6); e < n; e++) b[rnd() % (rnd() % 4 === 0 ? b.length : Math.min(b.length, 128))] = rnd() & 0xff;
-    const input = rnd() % 8 === 0 ? b.subarray(0, rnd() % b.length) : b;
+  let escaped = 0, parsed = 0;
+  const slow: Buffer[] = [];
+  /** Process CPU while parsing `input` (ms): every thread counts, so a GC pause can land on any one input. */
+  const parseCpuMs = async (input: Buffer, i: number): Promise<number> => {
     const t0 = process.cpuUsage();
     try {
       if (await parseKeyMaterial(input)) parsed++;
     } catch (err) {
       if (!(err instanceof AgentError) || err.code !== 'CW_CERT_MALFORMED') { escaped++; t.fail(`mutation ${i}: ${(err as Error).stack}`); }
     }
-    worst = Math.max(worst, cpuMs(t0));
+    return cpuMs(t0);
+  };
+  for (let i = 0; i < 2500; i++) {
+    const b = Buffer.from(seeds[i % seeds.length]!);
+    for (let e = 0, n = 1 + (rnd() % 6); e < n; e++) b[rnd() % (rnd() % 4 === 0 ? b.length : Math.min(b.length, 128))] = rnd() & 0xff;
+    const input = rnd() % 8 === 0 ? b.subarray(0, rnd() % b.length) : b;
+    if (await parseCpuMs(input, i) >= 100) slow.push(input);
   }
   t.equal(escaped, 0);
   t.ok(parsed > 0, 'some mutations still parse');
-  t.ok(worst < 100, `slowest input took ${worst.toFixed(1)} ms of CPU`);
+  // An input that is slow to parse is slow every time; a GC pause or a loaded machine is not: each
+  // input over the bound is timed three more times and judged by its fastest run.
+  let worst = 0;
+  for (const input of slow) {
+    let best = Infinity;
+    for (let r = 0; r < 3; r++) best = Math.min(best, await parseCpuMs(input, -1));
+    worst = Math.max(worst, best);
+  }
+  t.ok(worst < 100, `slowest input, at its fastest of three, took ${worst.toFixed(1)} ms of CPU (${slow.length} inputs timed again)`);
 });
