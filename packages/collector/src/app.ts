@@ -21,6 +21,7 @@ import { adminRoutes } from './routes/admin.js';
 import type { TransportSettings } from './plugins/guard.js';
 import { searchRoutes } from './routes/search.js';
 import { registerDocs } from './routes/docs.js';
+import { apiReader } from './plugins/api-reader.js';
 
 export interface BuildOptions {
   svc: CollectorService;
@@ -35,6 +36,8 @@ export interface BuildOptions {
   /** Slowloris bounds: whole headers within headersTimeoutMs (default 10 s), a whole request within requestTimeoutMs (default 300 s). */
   headersTimeoutMs?: number;
   requestTimeoutMs?: number;
+  /** API reads on a reader thread (default: whenever the database is a file). */
+  readerThread?: boolean;
 }
 
 export interface Collector { app: FastifyInstance; svc: CollectorService; connectedAgents(): number }
@@ -76,17 +79,21 @@ export async function build(opts: BuildOptions): Promise<Collector> {
     return payload;
   });
 
+  // The alert list and search run on a reader thread (file databases): off the loop that serves agents.
+  const reader = apiReader(opts.svc.db, opts.svc.log, { thread: opts.readerThread });
+  app.addHook('onListen', async () => { reader.warm(); });
+  app.addHook('onClose', async () => { await reader.close(); });
   await app.register(rateLimit, { global: false });
   await registerDocs(app);
   await app.register(healthRoutes, { svc: opts.svc });
   await app.register(installRoutes, { svc: opts.svc });
   await app.register(async (api) => {
     await api.register(agentRoutes, { svc: opts.svc });
-    await api.register(alertRoutes, { svc: opts.svc });
+    await api.register(alertRoutes, { svc: opts.svc, reader });
     await api.register(hostRoutes, { svc: opts.svc, offlineAfterMs: opts.offlineAfterMs ?? 15 * 60_000 });
     await api.register(indicatorRoutes, { svc: opts.svc });
     await api.register(adminRoutes, { svc: opts.svc });
-    await api.register(searchRoutes, { svc: opts.svc });
+    await api.register(searchRoutes, { svc: opts.svc, reader });
   }, { prefix: '/api/v1' });
 
   const ingest = registerIngest(app, { svc: opts.svc, maxFrameBytes: opts.maxFrameBytes ?? 8 * 1024 * 1024, heartbeatS: opts.heartbeatS ?? 60, maxViolations: 5, transport: opts.transport });

@@ -24,6 +24,7 @@ export const Errors = {
   CW_BACKUP_FAILED: createError('CW_BACKUP_FAILED', 'backup or restore failed: %s', 500),
   CW_RESTORE_REFUSED: createError('CW_RESTORE_REFUSED', 'restore refused: %s', 409),
   CW_ALERT_TRANSITION: createError('CW_ALERT_TRANSITION', 'alert %s is %s and cannot become %s', 409),
+  CW_API_BUSY: createError('CW_API_BUSY', 'API reads are backed up (%s); retry shortly', 503),
   CW_TAXII_FAILED: createError('CW_TAXII_FAILED', 'TAXII poll failed: %s', 502),
 } as const;
 export type CollectorErrorCode = keyof typeof Errors;

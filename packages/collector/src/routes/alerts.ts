@@ -10,6 +10,7 @@ import { AlertStatus, ApiAlert, ApiError, Page, Severity } from '@chainwatch/sha
 import type { CollectorService } from '../service.js';
 import { requireRole, actorOf } from '../plugins/auth.js';
 import { listAlerts, getAlert, decodeCursor, type AlertFilter } from '../store/queries.js';
+import { answerRead, type ApiReader } from '../plugins/api-reader.js';
 import { transitionAlert, alertHistory } from '../store/alert-lifecycle.js';
 import { audit } from '../store/auth.js';
 import { Errors } from '../errors.js';
@@ -56,7 +57,7 @@ async function* exportLines(svc: CollectorService, f: AlertFilter, format: 'csv'
   }
 }
 
-export const alertRoutes: FastifyPluginAsyncTypebox<{ svc: CollectorService }> = async (app, { svc }) => {
+export const alertRoutes: FastifyPluginAsyncTypebox<{ svc: CollectorService; reader: ApiReader }> = async (app, { svc, reader }) => {
   const { db } = svc;
   app.get('/alerts', {
     preHandler: requireRole(db, 'viewer', 'read alerts'),
@@ -65,12 +66,13 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ svc: CollectorService }> =
       querystring: Type.Object({ ...Filters, limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })), cursor: Type.Optional(Type.String({ maxLength: 200 })) }, { additionalProperties: false }),
       response: { 200: Page(ApiAlert), ...Errs },
     },
-  }, async (req) => {
+  }, async (req, reply) => {
     const { limit = 100, cursor, ...filter } = req.query;
     const c = decodeCursor(cursor);
     if (c === null || (c !== undefined && typeof c !== 'number')) throw new Errors.CW_BAD_CURSOR();
     if (filter.since !== undefined && Number.isNaN(Date.parse(filter.since))) throw new Errors.CW_BAD_REQUEST('since must be an ISO date');
-    return listAlerts(db, filter, limit, c);
+    // Read and serialised off the event loop (plugins/api-reader.ts).
+    return answerRead(reply, reader, { op: 'alerts', filter, limit, cursor: c });
   });
 
   app.get('/alerts/export', {

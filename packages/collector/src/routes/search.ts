@@ -4,13 +4,15 @@
  * item_keys index lookup (store/search.ts); the answer lists hosts, their matching items and
  * when each was first and last seen (and removed, with include_removed).
  */
+import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { ApiError, normalizeHex, normalizeSerial, normalizeSoftwareName } from '@chainwatch/shared';
 import type { CollectorService } from '../service.js';
 import { requireRole } from '../plugins/auth.js';
-import { searchByKey, searchWithVersions, type SearchResult } from '../store/search.js';
-import { compareVersions, parseRange, satisfies } from '../match/version.js';
+import { parseRange } from '../match/version.js';
+import type { ApiRead } from '../store/api-reads.js';
+import { answerRead, type ApiReader } from '../plugins/api-reader.js';
 import { Errors } from '../errors.js';
 
 const Hit = Type.Object({
@@ -28,9 +30,10 @@ const Common = {
 };
 const response = { 200: Result, 400: ApiError, 401: ApiError, 403: ApiError };
 
-export const searchRoutes: FastifyPluginAsyncTypebox<{ svc: CollectorService }> = async (app, { svc }) => {
-  const { db } = svc;
-  const guard = requireRole(db, 'viewer', 'search inventory');
+export const searchRoutes: FastifyPluginAsyncTypebox<{ svc: CollectorService; reader: ApiReader }> = async (app, { svc, reader }) => {
+  const guard = requireRole(svc.db, 'viewer', 'search inventory');
+  // Read and serialised off the event loop (plugins/api-reader.ts).
+  const answer = (reply: FastifyReply, r: ApiRead): Promise<FastifyReply> => answerRead(reply, reader, r);
 
   app.get('/search/software', {
     preHandler: guard,
@@ -42,17 +45,12 @@ export const searchRoutes: FastifyPluginAsyncTypebox<{ svc: CollectorService }> 
       }, { additionalProperties: false }),
       response,
     },
-  }, async (req) => {
+  }, async (req, reply) => {
     const { name, version, range, include_removed, limit = 1000 } = req.query;
     const norm = normalizeSoftwareName(name);
     if (!norm) throw new Errors.CW_BAD_REQUEST('name has no letters or digits');
     if (range !== undefined && !parseRange(range).ok) throw new Errors.CW_BAD_REQUEST(`range: ${(parseRange(range) as { error: string }).error}`);
-    const keep = (it: Record<string, unknown>): boolean => {
-      const v = String(it.version ?? ''), src = typeof it.source === 'string' ? it.source : undefined;
-      if (version !== undefined && v !== version && compareVersions(v, version, 'auto', src) !== 0) return false;
-      return range === undefined || satisfies(v, range, 'auto', src);
-    };
-    return searchWithVersions(db, `sw:${norm}`, { includeRemoved: include_removed, limit, keep });
+    return answer(reply, { op: 'software', key: `sw:${norm}`, version, range, includeRemoved: include_removed, limit });
   });
 
   app.get('/search/files', {
@@ -64,13 +62,13 @@ export const searchRoutes: FastifyPluginAsyncTypebox<{ svc: CollectorService }> 
       }, { additionalProperties: false }),
       response,
     },
-  }, async (req): Promise<SearchResult> => {
+  }, async (req, reply) => {
     const { sha256, sha1, md5, include_removed, limit = 1000 } = req.query;
     const given = [[sha256, 64], [sha1, 40], [md5, 32]].filter(([v]) => v !== undefined) as Array<[string, number]>;
     if (given.length !== 1) throw new Errors.CW_BAD_REQUEST('give exactly one of sha256, sha1, md5');
     const hex = normalizeHex(given[0]![0], [given[0]![1]]);
     if (!hex) throw new Errors.CW_BAD_REQUEST(`hash must be ${given[0]![1]} hex digits`);
-    return searchByKey(db, `h:${hex}`, { includeRemoved: include_removed, limit });
+    return answer(reply, { op: 'key', key: `h:${hex}`, includeRemoved: include_removed, limit });
   });
 
   app.get('/search/certificates', {
@@ -83,7 +81,7 @@ export const searchRoutes: FastifyPluginAsyncTypebox<{ svc: CollectorService }> 
       }, { additionalProperties: false }),
       response,
     },
-  }, async (req): Promise<SearchResult> => {
+  }, async (req, reply) => {
     const { serial, thumbprint, subject, include_removed, limit = 1000 } = req.query;
     if ([serial, thumbprint, subject].filter((v) => v !== undefined).length !== 1) throw new Errors.CW_BAD_REQUEST('give exactly one of serial, thumbprint, subject');
     let key: string | null;
@@ -91,6 +89,6 @@ export const searchRoutes: FastifyPluginAsyncTypebox<{ svc: CollectorService }> 
     else if (thumbprint !== undefined) key = normalizeHex(thumbprint, [40, 64]) && `thumb:${normalizeHex(thumbprint, [40, 64])}`;
     else key = subject!.trim() ? `signer:${subject!.trim().toLowerCase()}` : null;
     if (!key) throw new Errors.CW_BAD_REQUEST('serial must be hex; thumbprint 40 or 64 hex digits; subject not empty');
-    return searchByKey(db, key, { includeRemoved: include_removed, limit });
+    return answer(reply, { op: 'key', key, includeRemoved: include_removed, limit });
   });
 };

@@ -1,0 +1,28 @@
+/**
+ * Worker-thread entry of the API reader: its own better-sqlite3 connection on the collector's
+ * WAL file (readers never wait for the ingest writer), query_only so this thread cannot write.
+ * Requests run one at a time, in arrival order; each answer is the response body, UTF-8, its
+ * buffer transferred (not copied) to the main thread.
+ *
+ * Protocol (parentPort), in:  { id, read: ApiRead }
+ *                        out: { t: 'ready' } | { id, body: Uint8Array } | { id, error: string }
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { openDb } from './db.js';
+import { runApiRead, type ApiRead } from './api-reads.js';
+
+export interface ReaderWorkerData { file: string }
+export type ToReader = { id: number; read: ApiRead };
+export type FromReader = { t: 'ready' } | { id: number; body: Uint8Array } | { id: number; error: string };
+
+const port = parentPort!;
+const db = openDb((workerData as ReaderWorkerData).file);
+db.pragma('query_only = ON');
+const utf8 = new TextEncoder();
+
+port.on('message', (m: ToReader) => {
+  let out: FromReader;
+  try { out = { id: m.id, body: utf8.encode(runApiRead(db, m.read)) }; } catch (err) { out = { id: m.id, error: (err as Error).message }; }
+  if ('body' in out) port.postMessage(out, [out.body.buffer as ArrayBuffer]); else port.postMessage(out);
+});
+port.postMessage({ t: 'ready' } satisfies FromReader);
