@@ -10,6 +10,7 @@ import { addEnrollSecret, countEnrollSecrets, createEnrollSecret } from '../stor
 import { usage, intOpt } from './args.js';
 import { Errors } from '../errors.js';
 import { startArgsWithConfig } from '../config.js';
+import { applyCollectorV8Flags } from '../gc-tuning.js';
 
 export const DEFAULT_DB = './data/chainwatch.db';
 
@@ -45,6 +46,7 @@ export async function runStart(args: string[], out: Writable): Promise<number> {
     'frame-rate': { type: 'string' }, 'auth-fail-limit': { type: 'string' }, 'enroll-rate': { type: 'string' },
   } }));
   if (values.help) { out.write(START_USAGE + '\n'); return 0; }
+  applyCollectorV8Flags();
   const dbFile = values.db ?? process.env.CHAINWATCH_DB ?? DEFAULT_DB;
   const log = createLogger();
   const svc = CollectorService.open(dbFile, log);
