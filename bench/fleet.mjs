@@ -142,7 +142,9 @@ try {
   const sampler = setInterval(() => { try { samples.push(procSample(col.pid)); } catch { /* exited */ } }, 250);
   // Where the memory is (main heap, buffers, the writer thread's heap), every 5 s; the sample nearest the RSS peak is reported.
   const caPem = readFileSync(ca), scrapes = [];
-  const memSampler = setInterval(() => { void scrapeMetrics(url, caPem).then((k) => { if (k) scrapes.push(k); }); }, 5000);
+  // Each scrape's loop figures cover the time since the one before (the collector resets them per scrape).
+  let lastScrape = Date.now();
+  const memSampler = setInterval(() => { void scrapeMetrics(url, caPem).then((k) => { if (k) { scrapes.push({ ...k, from: lastScrape }); lastScrape = k.t; } }); }, 5000);
 
   const simArgs = [path.join(REPO, 'packages/fleetsim/bin/chainwatch-fleetsim.js'), '--agents', String(AGENTS), '--items', String(ITEMS), '--url', url, '--ca', ca,
     '--enroll-secret', secret, '--admin-token', token, '--db', db, '--hold', String(HOLD_S), '--storm', String(STORM), '--duration', String(CHURN_S),
@@ -162,7 +164,9 @@ try {
   const peakRss = Math.max(base.rss, ...samples.map((s) => s.rss));
   const memAtPeak = scrapes.map((k) => k.memory).reduce((best, k) => (best === null || (k.rss ?? 0) > (best.rss ?? 0) ? k : best), null);
   // The collector's event loop, per phase: the worst 5-second p99 and the longest single delay, ms.
-  const loopOf = (p) => { const w = scrapes.filter((k) => k.t > p.start && k.t <= p.end + 5000 && k.loop['0.99'] !== undefined); return w.length ? { p99: Math.max(...w.map((k) => k.loop['0.99'])), max: Math.max(...w.map((k) => k.loop['1'])) } : null; };
+  // A scrape counts for the phase its window is mostly in: the window straddling a phase's end told
+  // the next phase's stalls as this one's (agents all closing at once showed up as a 1.9 s stall in churn).
+  const loopOf = (p) => { const w = scrapes.filter((k) => (k.from + k.t) / 2 >= p.start && (k.from + k.t) / 2 < p.end && k.loop['0.99'] !== undefined); return w.length ? { p99: Math.max(...w.map((k) => k.loop['0.99'])), max: Math.max(...w.map((k) => k.loop['1'])) } : null; };
   // Idle connections: RSS at the end of the hold (every agent connected, nothing sent yet) minus before.
   const holdRss = within(ph.hold).map((s) => s.rss);
   const idleRss = holdRss.length ? median(holdRss.slice(-4)) : peakRss;
@@ -195,7 +199,7 @@ try {
     storm_s: ph.storm ? round((ph.storm.end - ph.storm.start) / 1000, 2) : null, storm_ack_ms: ph.storm?.ack_ms, storm_collector_cpu_cores: cpuOf(ph.storm),
     churn_reconnects: ph.churn?.reconnects ?? 0, churn_resent: ph.churn?.resent ?? 0, churn_settled_by_welcome: ph.churn?.settled_by_welcome ?? 0,
     api_p99_ms: apiP99, api_errors: apiErrors, api_by_phase: Object.fromEntries(sim.phases.filter((p) => p.api).map((p) => [p.phase, Object.fromEntries(p.api.map((a) => [a.name, a.p99]))])),
-    event_loop_ms_by_phase: Object.fromEntries(sim.phases.filter((p) => p.api).map((p) => [p.phase, loopOf(p)])),
+    event_loop_ms_by_phase: Object.fromEntries(sim.phases.filter((p) => p.api || p.phase === 'close').map((p) => [p.phase, loopOf(p)])),
     frames_sent: c.frames_sent, frames_acked: c.frames_acked, frames_settled_by_welcome: c.settled_by_welcome, replays_acked_unapplied: c.duplicates_acked,
     hosts_count_mismatched: c.hosts_mismatched, stored_keys: c.stored_keys, expected_keys: c.expected_keys, stored_rows: c.stored_rows,
     alerts_planted: sim.alerts.planted, alerts_raised: sim.alerts.raised,
