@@ -28,6 +28,20 @@ const RESPAWN_MS = 1000;
 const GROUP_BUDGET_MS = 1000;
 const CLOSE_TIMEOUT_MS = 30_000;
 
+/**
+ * The frame's bytes in a buffer of their own, to be moved (not cloned) to the writer. ws hands
+ * over a message that spans several inflate chunks as a buffer it made for it alone: that one
+ * moves as it is. A single chunk (or an uncompressed frame) is a view into a larger buffer ws or
+ * zlib keeps using: those bytes are copied. Each copy was one more buffer allocation per frame,
+ * and buffer allocations are what start V8's full GCs on the main thread (gc-tuning.ts).
+ */
+function ownedBytes(data: Buffer): Uint8Array {
+  if (data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.byteLength > 4096) return new Uint8Array(data.buffer, 0, data.byteLength);
+  const copy = new Uint8Array(data.byteLength);
+  copy.set(data);
+  return copy;
+}
+
 export class WorkerFrameWriter implements FrameWriter {
   private worker!: Worker;
   private readonly pending = new Map<number, { done: FrameDone; weight: number }>();
@@ -102,17 +116,15 @@ export class WorkerFrameWriter implements FrameWriter {
   }
 
   submit(conn: number, hostId: string, data: Buffer, binary: boolean, flow: Pausable, done: FrameDone): void {
-    // A copy of exactly the frame's bytes, moved (not cloned) to the writer: ws may hand us a
-    // view into a larger buffer that is not ours to give away.
-    const copy = new Uint8Array(data.byteLength);
-    copy.set(data);
+    const weight = data.byteLength;
+    const bytes = ownedBytes(data);
     const id = this.nextId++;
-    if (!this.post({ t: 'frame', id, conn, host: hostId, data: copy, binary }, [copy.buffer])) {
+    if (!this.post({ t: 'frame', id, conn, host: hostId, data: bytes, binary }, [bytes.buffer as ArrayBuffer])) {
       done(new Error('ingest writer restarting'), undefined, undefined);
       return;
     }
-    this.pending.set(id, { done, weight: data.byteLength });
-    this.gate.add(data.byteLength, flow);
+    this.pending.set(id, { done, weight });
+    this.gate.add(weight, flow);
   }
 
   open(hostId: string, flow: Pausable): void { this.gate.join(flow); this.post({ t: 'touch', host: hostId }); }

@@ -128,3 +128,29 @@ t.test('a shutdown drain bounded in time gives up the frames it did not reach: r
   t.equal(svc.db.prepare('SELECT last_seq FROM hosts WHERE id = ?').pluck().get(h), ok.length, 'the host resumes after the last committed frame');
   t.equal(svc.db.prepare('SELECT count(*) FROM host_items WHERE host_id = ?').pluck().get(h), ok.length * 500, 'nothing of a given-up frame stored');
 });
+
+t.test('a frame in a buffer of its own moves to the writer; a view into a larger buffer is copied', async (t) => {
+  const { svc, writer, frame, host } = setup(t);
+  const h = '33333333-3333-4333-8333-333333333333';
+  host(h);
+  const flow = { pause: () => undefined, resume: () => undefined };
+  const submit = (data: Buffer): Promise<Result> => new Promise((resolve) => writer.submit(1, h, data, false, flow, (err, out, seq) => resolve({ err, out, seq })));
+  const items = (n: number, tag: string) => Array.from({ length: n }, (_, i) => file(`/opt/${tag}/f${i}.so`, `${tag}${i}`));
+
+  const text = frame(1, items(40, 'own'));
+  t.ok(Buffer.byteLength(text) > 4096, 'large enough to be moved');
+  const own = Buffer.alloc(Buffer.byteLength(text));
+  own.write(text);
+  const moved = submit(own);
+  t.equal(own.byteLength, 0, 'the buffer went to the writer thread (detached here), not a copy');
+  t.match(stored(await moved), { applied: true, items: 40 });
+
+  const second = frame(2, items(40, 'view'));
+  const larger = Buffer.alloc(Buffer.byteLength(second) + 100);
+  larger.write(second, 50);
+  const copied = submit(larger.subarray(50, 50 + Buffer.byteLength(second)));
+  t.equal(larger.byteLength, Buffer.byteLength(second) + 100, 'the larger buffer stays here');
+  t.equal(larger.subarray(50, 50 + Buffer.byteLength(second)).toString(), second, 'with its bytes intact');
+  t.match(stored(await copied), { applied: true, items: 40 });
+  t.equal(svc.db.prepare('SELECT count(*) FROM host_items WHERE host_id = ?').pluck().get(h), 80);
+});
