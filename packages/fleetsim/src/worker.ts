@@ -3,6 +3,7 @@
  * phase the coordinator asks for over IPC, answering with that phase's stats.
  */
 import { readFileSync } from 'node:fs';
+import v8 from 'node:v8';
 import { loadCatalog } from './catalog.js';
 import { FleetModel, type FleetSpec } from './fleet-data.js';
 import { Histogram } from './histogram.js';
@@ -139,6 +140,11 @@ class Worker {
     return new Promise((resolve) => { this.idleWaiter = () => { this.idleWaiter = null; resolve(); }; });
   }
 }
+
+// The simulator's CPU is taken from the collector it measures (they share the machine): the same
+// old-generation room as the collector's (collector/src/gc-tuning.ts), so V8 does not restart a
+// full marking every few seconds over agents' long-lived state.
+v8.setFlagsFromString('--heap-growing-percent=200');
 
 let worker: Worker | null = null;
 process.on('message', (m: { type: 'init'; config: WorkerConfig } | { type: 'phase'; phase: Phase }) => {
