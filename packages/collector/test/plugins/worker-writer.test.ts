@@ -154,3 +154,19 @@ t.test('a frame in a buffer of its own moves to the writer; a view into a larger
   t.match(stored(await copied), { applied: true, items: 40 });
   t.equal(svc.db.prepare('SELECT count(*) FROM host_items WHERE host_id = ?').pluck().get(h), 80);
 });
+
+t.test('a closing connection costs the writer a message only if it was cancelled', async (t) => {
+  const { writer } = setup(t);
+  const sent: Array<{ t: string; conn?: number }> = [];
+  const w = (writer as unknown as { worker: Worker }).worker;
+  const post = w.postMessage.bind(w);
+  w.postMessage = ((m: { t: string; conn?: number }, transfer?: readonly ArrayBuffer[]) => { sent.push(m); post(m, transfer as ArrayBuffer[]); }) as Worker['postMessage'];
+  const flow = { pause: () => undefined, resume: () => undefined };
+  writer.open('44444444-4444-4444-8444-444444444444', flow);
+  writer.forget(7, flow);
+  t.same(sent.filter((m) => m.t === 'forget'), [], 'a connection that ended normally: nothing to tell the writer');
+  writer.cancel(8);
+  writer.forget(8, flow);
+  writer.forget(8, flow);
+  t.same(sent.filter((m) => m.t !== 'touch'), [{ t: 'cancel', conn: 8 }, { t: 'forget', conn: 8 }], 'a cancelled one: cancel, then forget once');
+});
