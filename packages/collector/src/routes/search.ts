@@ -4,14 +4,12 @@
  * item_keys index lookup (store/search.ts); the answer lists hosts, their matching items and
  * when each was first and last seen (and removed, with include_removed).
  */
-import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { ApiError, normalizeHex, normalizeSerial, normalizeSoftwareName } from '@chainwatch/shared';
 import type { CollectorService } from '../service.js';
 import { requireRole } from '../plugins/auth.js';
 import { parseRange } from '../match/version.js';
-import type { ApiRead } from '../store/api-reads.js';
 import { answerRead, type ApiReader } from '../plugins/api-reader.js';
 import { Errors } from '../errors.js';
 
@@ -32,8 +30,7 @@ const response = { 200: Result, 400: ApiError, 401: ApiError, 403: ApiError };
 
 export const searchRoutes: FastifyPluginAsyncTypebox<{ svc: CollectorService; reader: ApiReader }> = async (app, { svc, reader }) => {
   const guard = requireRole(svc.db, 'viewer', 'search inventory');
-  // Read and serialised off the event loop (plugins/api-reader.ts).
-  const answer = (reply: FastifyReply, r: ApiRead): Promise<FastifyReply> => answerRead(reply, reader, r);
+  // Each search is read and serialised off the event loop (plugins/api-reader.ts).
 
   app.get('/search/software', {
     preHandler: guard,
@@ -50,7 +47,7 @@ export const searchRoutes: FastifyPluginAsyncTypebox<{ svc: CollectorService; re
     const norm = normalizeSoftwareName(name);
     if (!norm) throw new Errors.CW_BAD_REQUEST('name has no letters or digits');
     if (range !== undefined && !parseRange(range).ok) throw new Errors.CW_BAD_REQUEST(`range: ${(parseRange(range) as { error: string }).error}`);
-    return answer(reply, { op: 'software', key: `sw:${norm}`, version, range, includeRemoved: include_removed, limit });
+    return answerRead(reply, reader, { op: 'software', key: `sw:${norm}`, version, range, includeRemoved: include_removed, limit });
   });
 
   app.get('/search/files', {
@@ -68,7 +65,7 @@ export const searchRoutes: FastifyPluginAsyncTypebox<{ svc: CollectorService; re
     if (given.length !== 1) throw new Errors.CW_BAD_REQUEST('give exactly one of sha256, sha1, md5');
     const hex = normalizeHex(given[0]![0], [given[0]![1]]);
     if (!hex) throw new Errors.CW_BAD_REQUEST(`hash must be ${given[0]![1]} hex digits`);
-    return answer(reply, { op: 'key', key: `h:${hex}`, includeRemoved: include_removed, limit });
+    return answerRead(reply, reader, { op: 'key', key: `h:${hex}`, includeRemoved: include_removed, limit });
   });
 
   app.get('/search/certificates', {
@@ -89,6 +86,6 @@ export const searchRoutes: FastifyPluginAsyncTypebox<{ svc: CollectorService; re
     else if (thumbprint !== undefined) key = normalizeHex(thumbprint, [40, 64]) && `thumb:${normalizeHex(thumbprint, [40, 64])}`;
     else key = subject!.trim() ? `signer:${subject!.trim().toLowerCase()}` : null;
     if (!key) throw new Errors.CW_BAD_REQUEST('serial must be hex; thumbprint 40 or 64 hex digits; subject not empty');
-    return answer(reply, { op: 'key', key, includeRemoved: include_removed, limit });
+    return answerRead(reply, reader, { op: 'key', key, includeRemoved: include_removed, limit });
   });
 };
