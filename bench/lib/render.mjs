@@ -95,7 +95,7 @@ export function renderBenchmarks(full, quick, latest) {
     out.push('## Full run', '', ...header(full, latest.full), 'Benches measured again later on their own say so in the "measured in" column.', '', ...summary(full), '', ...benchTable(full, latest.full), '', '## Detail (full run)', '');
     for (const r of full.results) out.push(...detail(r));
   } else out.push('## Full run', '', 'No whole-suite full run recorded yet: run `npm run bench`.', '');
-  if (quick) out.push('## Quick run (smaller inputs, fewer repetitions)', '', ...header(quick, latest.quick), '', ...summary(quick), '', ...benchTable(quick), '',
+  if (quick) out.push('## Quick run (smaller inputs, fewer repetitions)', '', ...header(quick, latest.quick), '', ...summary(quick), '', ...benchTable(quick, latest.quick), '',
     `Detail: \`bench/results/${latest.quick}\`.`, '');
   return out.join('\n') + '\n';
 }
