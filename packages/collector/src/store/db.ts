@@ -6,9 +6,19 @@ import { MIGRATIONS } from './migrations/index.js';
 export type DB = Database.Database;
 
 /**
+ * Bytes of WAL file kept after a checkpoint empties it. A WAL grows while a reader holds an old
+ * snapshot (a long search, a backup) and SQLite reuses the file from its start afterwards without
+ * shrinking it: a first inventory of a large fleet left gigabytes of disk taken by the WAL for
+ * the collector's lifetime. Twice the writer's checkpoint threshold (store/inventory.ts: 64 MB),
+ * so a WAL of normal size is reused in place, not cut and grown again on every reset.
+ */
+export const WAL_KEEP_BYTES = 128 * 1024 * 1024;
+
+/**
  * Opens (creating folder and file) the collector database: WAL so readers never wait for the
  * ingest writer, NORMAL sync (durable at checkpoints, safe against corruption), foreign keys,
- * a busy timeout for the CLI talking to a running collector's file, then migrations.
+ * a busy timeout for the CLI talking to a running collector's file, a bounded WAL file after
+ * checkpoints, then migrations.
  */
 export function openDb(file: string): DB {
   if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
@@ -20,6 +30,7 @@ export function openDb(file: string): DB {
   db.pragma('busy_timeout = 10000');
   db.pragma('cache_size = -65536');
   db.pragma('temp_store = MEMORY');
+  db.pragma(`journal_size_limit = ${WAL_KEEP_BYTES}`);
   migrate(db);
   return db;
 }

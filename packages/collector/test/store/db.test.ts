@@ -3,11 +3,11 @@
 // before writing failed with SQLITE_BUSY_SNAPSHOT instead of waiting its turn.
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { openDb } from '../../src/store/db.js';
+import { openDb, WAL_KEEP_BYTES } from '../../src/store/db.js';
 
 const require = createRequire(import.meta.url);
 
@@ -45,4 +45,29 @@ t.test('a read-then-write transaction waits for another connection\'s write inst
   t.equal(await other.done, 0);
   t.same(db.prepare('SELECT key FROM meta WHERE key IN (?, ?) ORDER BY key').pluck().all('mine', 'other'), ['mine', 'other']);
   t.equal(db.transaction(() => 1).deferred(), 1, 'the other variants stay available');
+});
+
+t.test('the WAL file shrinks back to WAL_KEEP_BYTES once a checkpoint has emptied it', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'cw-db-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'c.db');
+  const db = openDb(file);
+  t.teardown(() => db.close());
+  t.equal(db.pragma('journal_size_limit', { simple: true }), WAL_KEEP_BYTES);
+  db.pragma('wal_autocheckpoint = 0');
+  // A reader on an old snapshot keeps any checkpoint from emptying the WAL, as a long search does.
+  const reader = openDb(file);
+  t.teardown(() => reader.close());
+  reader.exec('BEGIN');
+  reader.prepare('SELECT count(*) FROM meta').get();
+  const blob = 'x'.repeat(1024 * 1024);
+  const put = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
+  for (let i = 0; i < 40; i++) db.transaction(() => { for (let j = 0; j < 4; j++) put.run(`blob-${i}-${j}`, blob); })();
+  const walSize = () => statSync(`${file}-wal`).size;
+  t.ok(walSize() > WAL_KEEP_BYTES, `the WAL grew past the bound (${walSize()} bytes)`);
+  reader.exec('COMMIT');
+  db.pragma('wal_checkpoint(PASSIVE)');
+  db.prepare("DELETE FROM meta WHERE key LIKE 'blob-%'").run();
+  t.ok(walSize() <= WAL_KEEP_BYTES, `the next write after the checkpoint cut it back (${walSize()} bytes)`);
+  t.equal(db.prepare("SELECT count(*) FROM meta WHERE key LIKE 'blob-%'").pluck().get(), 0);
 });
