@@ -29,7 +29,8 @@ export interface FleetSpec {
   images?: number;
 }
 
-type Slot = { kind: 'software'; pkg: CatalogPackage } | { kind: 'file'; file: CatalogFile; copy: number } | { kind: 'signature'; tool: SignedTool };
+/** A place in a base image; `json` memoises its serialised item by variant (a host's inventory is thousands of lookups). */
+type Slot = ({ kind: 'software'; pkg: CatalogPackage } | { kind: 'file'; file: CatalogFile; copy: number } | { kind: 'signature'; tool: SignedTool }) & { json?: string[] };
 export type PlantKind = 'file' | 'signature' | 'software';
 export interface Delta { items: string[]; removed: string[] }
 
@@ -191,6 +192,12 @@ export class FleetModel {
   }
 
   private slotJson(slot: Slot, variant: number): string {
+    const memo = slot.json ??= [];
+    return memo[variant] ??= this.slotJsonShared(slot, variant);
+  }
+
+  /** One string per distinct item, shared by the images that hold it. */
+  private slotJsonShared(slot: Slot, variant: number): string {
     const id = slot.kind === 'software' ? `s:${slot.pkg.name}:${slot.pkg.arch}:${variant}` : slot.kind === 'file' ? `f:${slot.copy}:${slot.file.path}` : `g:${slot.tool.path}`;
     let s = this.json.get(id);
     if (s === undefined) {

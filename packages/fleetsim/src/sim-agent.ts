@@ -17,7 +17,13 @@ import { countError, type PhaseStats } from './stats.js';
 /** Same cap as the agent's outbox: half its 4 MiB frame limit, deflate or not. */
 
 export interface ScanJob { mode: 'full' | 'delta'; scanId: string; make: () => { items: string[]; removed: string[] } }
-interface Built { seq: number; data: string; items: number; sentAt: number }
+/**
+ * A frame until it is acknowledged. Its text is built again for a resend rather than kept: held
+ * for the seconds an ack takes, thousands of 64 KB strings outlived V8's young generation, were
+ * copied into the old one and kept its collector busy (a worker spent ~a quarter of its main
+ * thread in GC).
+ */
+interface Built { seq: number; chars: number; items: number; sentAt: number; first: string | null; text: () => string }
 interface Chunked { job: ScanJob; parts: Array<{ items: string[]; removed: string[] }>; next: number }
 
 /** Worker-wide context every agent shares. */
@@ -127,7 +133,7 @@ export class SimAgent {
     this.heartbeatMs = heartbeatS * 1000;
     this.lastHeartbeat = Date.now();
     // Committed before the link dropped, ack lost on the way: settled, never resent.
-    while (this.unacked.length && this.unacked[0]!.seq <= lastSeq) { this.ctx.release(this.unacked.shift()!.data.length); st.settledByWelcome++; }
+    while (this.unacked.length && this.unacked[0]!.seq <= lastSeq) { this.ctx.release(this.unacked.shift()!.chars); st.settledByWelcome++; }
     this.ackedSeq = Math.max(this.ackedSeq, lastSeq);
     this.seq = Math.max(this.seq, lastSeq);
     for (const w of this.welcomeWaiters.splice(0)) w();
@@ -144,7 +150,7 @@ export class SimAgent {
     if (!applied) st.duplicatesAcked++;
     this.ctx.latency().record(performance.now() - b.sentAt);
     this.ackedSeq = Math.max(this.ackedSeq, seq);
-    this.ctx.release(b.data.length);
+    this.ctx.release(b.chars);
     this.pump();
     if (this.idle) this.ctx.onIdle(this);
   }
@@ -174,7 +180,7 @@ export class SimAgent {
     while (this.sentOnLink < this.ctx.window && (this.chunked || this.jobs.length)) {
       if (!this.ctx.mayBuild(this)) return;
       const b = this.buildNext();
-      this.ctx.charge(b.data.length);
+      this.ctx.charge(b.chars);
       this.unacked.push(b); this.sentOnLink++;
       st.framesSent++;
       this.send(ws, b);
@@ -190,9 +196,11 @@ export class SimAgent {
   private send(ws: WebSocket, b: Built): void {
     const st = this.ctx.stats();
     if (!st.firstSend) st.firstSend = Date.now();
-    st.bytesSent += b.data.length;
+    st.bytesSent += b.chars;
     b.sentAt = performance.now();
-    ws.send(b.data, { binary: false });
+    const text = b.first ?? b.text();
+    b.first = null;
+    ws.send(text, { binary: false });
   }
 
   private buildNext(): Built {
@@ -204,7 +212,9 @@ export class SimAgent {
     const c = this.chunked;
     const part = c.next++, p = c.parts[part]!, final = c.next === c.parts.length;
     if (final) this.chunked = null;
-    const seq = ++this.seq;
-    return { seq, data: frameText(seq, c.job, part, final, p.items, p.removed), items: p.items.length, sentAt: 0 };
+    const seq = ++this.seq, job = c.job;
+    const text = (): string => frameText(seq, job, part, final, p.items, p.removed);
+    const first = text();
+    return { seq, chars: first.length, items: p.items.length, sentAt: 0, first, text };
   }
 }
