@@ -10,7 +10,7 @@
  * not frames: a storm's small deltas are not held to the count of a sync's large frames.
  */
 import WebSocket from 'ws';
-import { FRAME_TARGET_BYTES, MAX_ITEMS_PER_FRAME, PROTOCOL_VERSION } from '@chainwatch/shared';
+import { AGENT_DEFLATE, FRAME_TARGET_BYTES, MAX_ITEMS_PER_FRAME, PROTOCOL_VERSION } from '@chainwatch/shared';
 import type { Histogram } from './histogram.js';
 import { countError, type PhaseStats } from './stats.js';
 
@@ -86,7 +86,7 @@ export class SimAgent {
   /** Opens the link; resolves on welcome, rejects if the link fails first. */
   connect(): Promise<void> {
     const ws = new WebSocket(this.ctx.wsUrl, {
-      ca: this.ctx.ca, perMessageDeflate: this.ctx.deflate, handshakeTimeout: 60_000, maxPayload: 4 * 1024 * 1024,
+      ca: this.ctx.ca, perMessageDeflate: this.ctx.deflate ? AGENT_DEFLATE : false, handshakeTimeout: 60_000, maxPayload: 4 * 1024 * 1024,
       headers: { authorization: `Bearer ${this.hostId}.${this.token}` },
     });
     this.ws = ws; this.welcomed = false; this.sentOnLink = 0;

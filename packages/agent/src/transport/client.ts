@@ -14,7 +14,7 @@ import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import WebSocket from 'ws';
 import type { Logger } from 'pino';
-import type { EnrollResponse } from '@chainwatch/shared';
+import { AGENT_DEFLATE, type EnrollResponse } from '@chainwatch/shared';
 import { AgentError } from '../errors.js';
 import { AGENT_VERSION } from '../version.js';
 import type { AgentState, StateStore } from '../state.js';
@@ -148,7 +148,7 @@ export class CollectorClient {
     const cc = this.clientCert();
     const ws = new WebSocket(url, {
       headers: { authorization: this.authHeader(), 'x-chainwatch-instance': this.instance },
-      perMessageDeflate: true,
+      perMessageDeflate: AGENT_DEFLATE,
       maxPayload: MAX_FRAME_BYTES,
       handshakeTimeout: 15_000,
       ...(url.protocol === 'wss:' ? { ca: this.ca, servername: tlsServerName(url.hostname), rejectUnauthorized: true, ...(cc ?? {}) } : {}),

@@ -1,11 +1,12 @@
 /**
  * permessage-deflate on the agent stream, and giving back the memory of quiet connections.
  *
- * Agents compress what they send; we send only small frames (welcome, acks, errors). With
- * context takeover ws compresses every outgoing message whatever its size, so each connection
- * held a 256 KB zlib deflate state for nothing (2.6 GB for 10,000 idle agents): no takeover on
- * our side, so frames under the threshold go out plain and no deflate state is ever made. The
- * agents' window is capped at 8 KB (inventory JSON compresses 5.7× at 8 KB against 6.4× at 32 KB).
+ * Agents compress what they send (shared AGENT_DEFLATE: zlib level 1); we send only small
+ * frames (welcome, acks, errors). With context takeover ws compresses every outgoing message
+ * whatever its size, so each connection held a 256 KB zlib deflate state for nothing (2.6 GB
+ * for 10,000 idle agents): no takeover on our side, so frames under the threshold go out plain
+ * and no deflate state is ever made. The agents' window is capped at 8 KB (inventory JSON
+ * compresses 5.7× at 8 KB against 6.4× at 32 KB).
  *
  * Every connection that sent a compressed frame then keeps a zlib inflater: ~20 KB of native
  * memory (measured 19–23 KB RSS per stream), ~200 MB across 10,000 agents that all synced. No

@@ -14,6 +14,16 @@ export const MAX_ITEMS_PER_FRAME = 2000;
  */
 export const FRAME_TARGET_BYTES = 64 * 1024;
 
+/**
+ * How agents compress what they send (ws's permessage-deflate options): zlib level 1. Inventory
+ * JSON at the collector's 8 KB window compresses to 23.5 % of its size at level 1 against 21.7 %
+ * at zlib's default level 6, for ~40 % less agent CPU (1.9–2.3 against 3.2–3.6 µs per item),
+ * and the collector inflates it faster (0.92 against 1.22 µs per item): measured on fleetsim
+ * inventories, 380 frames of 64 KB. Fleet bench, 1,000 agents (simulator and collector on the
+ * same 2 cores): sync 77k -> 93k items/s, simulator CPU 52.7 -> 43.4 s.
+ */
+export const AGENT_DEFLATE = { zlibDeflateOptions: { level: 1 } } as const;
+
 const Seq = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER });
 const V = Type.Integer({ minimum: 1, maximum: 1000 });
 
