@@ -97,7 +97,7 @@ export async function build(opts: BuildOptions): Promise<Collector> {
   }, { prefix: '/api/v1' });
 
   const ingest = registerIngest(app, { svc: opts.svc, maxFrameBytes: opts.maxFrameBytes ?? 8 * 1024 * 1024, heartbeatS: opts.heartbeatS ?? 60, maxViolations: 5, transport: opts.transport });
-  await app.register(metricsRoutes, { svc: opts.svc, connected: ingest.connected, writerHeap: ingest.writerHeap });
+  await app.register(metricsRoutes, { svc: opts.svc, reader, connected: ingest.connected, writerHeap: ingest.writerHeap });
   // preClose, not onClose: fastify's server.close() waits for every socket, and an agent's
   // WebSocket would otherwise hold the stop until that agent chose to leave.
   app.addHook('preClose', async () => { await ingest.close(); });

@@ -1,11 +1,12 @@
 /**
- * The API's heavy reads (alert list, fleet-wide search) as plain data in, JSON text out, so the
- * same code runs on the reader thread (store/reader-worker.ts) or inline (plugins/api-reader.ts).
+ * The API's heavy reads (alert list, fleet-wide search, /metrics' counts) as plain data in, JSON
+ * text out, so the same code runs on the reader thread (store/reader-worker.ts) or inline
+ * (plugins/api-reader.ts).
  * Requests arrive validated by their routes; what is left here is SQL and serialisation — the
  * work that, on the main thread, held up every agent and every other request for its length.
  */
 import type { DB } from './db.js';
-import { listAlerts, type AlertFilter } from './queries.js';
+import { listAlerts, storeGauges, type AlertFilter } from './queries.js';
 import { searchByKey, searchWithVersions } from './search.js';
 import { compareVersions, satisfies } from '../match/version.js';
 
@@ -14,7 +15,9 @@ export type ApiRead =
   /** Software by lookup key (`sw:<normalised name>`), kept to an exact version or a range. */
   | { op: 'software'; key: string; version?: string | undefined; range?: string | undefined; includeRemoved?: boolean | undefined; limit: number }
   /** Files and certificates by lookup key (`h:<hex>`, `serial:…`, `thumb:…`, `signer:…`). */
-  | { op: 'key'; key: string; includeRemoved?: boolean | undefined; limit: number };
+  | { op: 'key'; key: string; includeRemoved?: boolean | undefined; limit: number }
+  /** /metrics' counts (StoreGauges): a scan of the alerts' status index, ~15 ms at 400,000 alerts. */
+  | { op: 'gauges' };
 
 /** Whether a software item is the version asked for (compared as its source orders versions) and within the range. */
 function versionFilter(version: string | undefined, range: string | undefined): ((it: Record<string, unknown>) => boolean) | undefined {
@@ -32,5 +35,6 @@ export function runApiRead(db: DB, r: ApiRead): string {
     case 'alerts': return JSON.stringify(listAlerts(db, r.filter, r.limit, r.cursor));
     case 'software': return JSON.stringify(searchWithVersions(db, r.key, { includeRemoved: r.includeRemoved, limit: r.limit, keep: versionFilter(r.version, r.range) }));
     case 'key': return JSON.stringify(searchByKey(db, r.key, { includeRemoved: r.includeRemoved, limit: r.limit }));
+    case 'gauges': return JSON.stringify(storeGauges(db));
   }
 }

@@ -129,9 +129,16 @@ export function listIndicators(db: DB, limit: number, cursor: string | undefined
   return { items, next: more ? encodeCursor(items[items.length - 1]!.id) : null };
 }
 
-export function counts(db: DB) {
-  return db.prepare(`SELECT (SELECT count(*) FROM hosts) AS hosts, (SELECT count(*) FROM host_inv) - (SELECT count(*) FROM host_removed) AS items,
-    (SELECT count(*) FROM alerts) AS alerts, (SELECT count(*) FROM alerts WHERE status = 'open') AS open_alerts,
-    (SELECT count(*) FROM indicators WHERE retired_at IS NULL AND feed != 'builtin') AS indicators`).get() as
-    { hosts: number; items: number; alerts: number; open_alerts: number; indicators: number };
+/** What /metrics reports from the store: one pass each over small tables and the alerts' status index. */
+export interface StoreGauges { hosts_enrolled: number; jobs_running: number; indicators_active: number; alerts_by_status: Record<string, number> }
+
+export function storeGauges(db: DB): StoreGauges {
+  const n = (sql: string): number => (cachedStatement(db, sql, 'pluck').get() as number | undefined) ?? 0;
+  const alerts = cachedStatement(db, 'SELECT status, count(*) FROM alerts GROUP BY status', 'raw').all() as Array<[string, number]>;
+  return {
+    hosts_enrolled: n('SELECT count(*) FROM hosts WHERE revoked_at IS NULL'),
+    jobs_running: n("SELECT count(*) FROM jobs WHERE status = 'running'"),
+    indicators_active: n('SELECT count(*) FROM indicators WHERE retired_at IS NULL'),
+    alerts_by_status: Object.fromEntries(alerts),
+  };
 }

@@ -1,6 +1,13 @@
-// Spec: packages/collector/src/routes/metrics.ts — the main thread's event loop delay since the previous scrape.
-import t from 'tap';
-import { harness } from '../fixtures/harness.js';
+// Spec: packages/collector/src/routes/metrics.ts — the main thread's event loop delay since the
+// previous scrape; the store's counts, read through the API reader.
+import t, { type Test } from 'tap';
+import Fastify from 'fastify';
+import pino from 'pino';
+import { harness, file, sha, type Harness } from '../fixtures/harness.js';
+import { CollectorService } from '../../src/service.js';
+import { metricsRoutes } from '../../src/routes/metrics.js';
+import { Metrics } from '../../src/metrics.js';
+import type { ApiReader } from '../../src/plugins/api-reader.js';
 
 const delay = (text: string, q: string): number => Number(new RegExp(`chainwatch_event_loop_delay_seconds\\{quantile="${q}"\\} ([0-9.e-]+)`).exec(text)?.[1] ?? NaN);
 
@@ -17,4 +24,43 @@ t.test('event loop delay: a blocked loop shows in the next scrape, and the scrap
   await new Promise((r) => setTimeout(r, 200));
   const after = (await h.call(null, 'GET', '/metrics')).body;
   t.ok(delay(after, '1') < 0.1, `reset by the previous scrape: ${delay(after, '1')} s`);
+});
+
+const gauge = (text: string, name: string): number => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1] ?? NaN);
+
+/** Two indicators, two hosts, one alert open and one acknowledged. */
+async function fleet(t: Test, h: Harness): Promise<void> {
+  const evil = { id: 'T.Hash.Evil', type: 'sha256', value: sha('evil'), severity: 'high' };
+  const pushed = await h.call('admin', 'POST', '/api/v1/indicators?feed=ops', { indicators: [evil, { id: 'T.Name.Gone', type: 'filename', value: 'gone.exe', severity: 'low' }] });
+  t.equal(pushed.status, 200, pushed.body);
+  for (const id of ['m-hostA', 'm-hostB']) { h.host(id); h.scan(id, [file('C:/evil.dll', 'evil')]); }
+  const first = (await h.call('analyst', 'GET', '/api/v1/alerts?limit=1')).json.items[0];
+  t.equal((await h.call('analyst', 'PATCH', `/api/v1/alerts/${first.id}`, { status: 'acknowledged' })).status, 200);
+}
+
+for (const readerThread of [false, true]) {
+  t.test(`store counts agree with the database (reader ${readerThread ? 'thread' : 'inline'})`, async (t) => {
+    const h = await harness(t, { file: readerThread, readerThread });
+    await fleet(t, h);
+    const body = (await h.call(null, 'GET', '/metrics')).body;
+    const db = h.svc.db;
+    t.equal(gauge(body, 'chainwatch_hosts_enrolled'), db.prepare('SELECT count(*) FROM hosts WHERE revoked_at IS NULL').pluck().get());
+    t.equal(gauge(body, 'chainwatch_hosts_enrolled'), 2);
+    t.equal(gauge(body, 'chainwatch_indicators_active'), db.prepare('SELECT count(*) FROM indicators WHERE retired_at IS NULL').pluck().get());
+    t.equal(gauge(body, 'chainwatch_jobs_running'), 0);
+    t.match(body, /^chainwatch_alerts\{status="open"\} 1$/m);
+    t.match(body, /^chainwatch_alerts\{status="acknowledged"\} 1$/m);
+  });
+}
+
+t.test('without the reader the scrape still answers, leaving the store counts out', async (t) => {
+  const svc = CollectorService.open(':memory:', pino({ level: 'silent' }));
+  const app = Fastify();
+  t.teardown(async () => { await app.close(); svc.close(); });
+  const reader: ApiReader = { read: async () => { throw Object.assign(new Error('busy'), { code: 'CW_API_BUSY' }); }, warm: () => undefined, close: async () => undefined };
+  await app.register(metricsRoutes, { svc, reader, connected: () => 3, registry: new Metrics() });
+  const r = await app.inject({ method: 'GET', url: '/metrics' });
+  t.equal(r.statusCode, 200);
+  t.equal(gauge(r.body, 'chainwatch_agents_connected'), 3);
+  t.notMatch(r.body, /chainwatch_hosts_enrolled|chainwatch_alerts\{|chainwatch_indicators_active/);
 });
