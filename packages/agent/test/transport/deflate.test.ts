@@ -5,16 +5,13 @@
  * compared with zlib's own output for the message they carry.
  */
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import { mkdtemp, mkdir, writeFile, rm } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
-import { WebSocketServer } from 'ws';
+import { fakeCollector, runAgentOnce } from '../helpers/fake-collector.js';
 
-const AGENT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/chainwatch-agent.js');
 /** As the collector negotiates (collector/src/plugins/ws-deflate.ts): no context takeover, an 8 KB agent window. */
 const COLLECTOR_SIDE = { serverNoContextTakeover: true, clientNoContextTakeover: true, clientMaxWindowBits: 13, threshold: 1024 };
 const WINDOW_BITS = 13;
@@ -51,17 +48,11 @@ t.test('inventory frames go out compressed at zlib level 1', async (t) => {
   await mkdir(path.join(root, 'var/lib/dpkg'), { recursive: true });
   const status = Array.from({ length: 80 }, (_, i) => `Package: pkg${i}\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1.${i}-2\nMaintainer: Team ${i % 7} <t${i % 7}@example.org>\n`).join('\n');
   await writeFile(path.join(root, 'var/lib/dpkg/status'), status);
-  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: COLLECTOR_SIDE });
-  await new Promise((r) => wss.once('listening', r));
-  t.teardown(() => new Promise<void>((r) => wss.close(() => r())));
-  const port = (wss.address() as { port: number }).port;
   const hostId = '81111111-2222-4333-8444-555555555566';
-  const state = path.join(dir, 'state');
-  await mkdir(state, { recursive: true });
-  await writeFile(path.join(state, 'state.json'), JSON.stringify({ host_id: hostId, token: 'cwa_x', collector: `http://127.0.0.1:${port}`, seq: 0, acked_seq: 0 }));
+  const fc = await fakeCollector(t, dir, hostId, COLLECTOR_SIDE);
   const raw: Buffer[] = [];
   const messages: Buffer[] = [];
-  wss.on('connection', (ws, req: IncomingMessage) => {
+  fc.wss.on('connection', (ws, req: IncomingMessage) => {
     // Attached before the welcome (the agent sends nothing until it has one), and ahead of ws's
     // own listener, which unmasks payloads in place: a copy of the bytes as they arrived.
     req.socket.prependListener('data', (chunk: Buffer) => raw.push(Buffer.from(chunk)));
@@ -72,14 +63,9 @@ t.test('inventory frames go out compressed at zlib level 1', async (t) => {
       if (f.type === 'inventory') ws.send(JSON.stringify({ v: 1, type: 'ack', seq: f.seq, applied: true }));
     });
   });
-  const code = await new Promise<number | null>((resolve) => {
-    const p = spawn(process.execPath, [AGENT, 'run', '--once', '--insecure', '--collector', `http://127.0.0.1:${port}`, '--root', root, '--state-dir', state, '--no-hash'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    p.stderr.on('data', (c: Buffer) => { stderr += c; });
-    const timer = setTimeout(() => p.kill('SIGKILL'), 60_000);
-    p.on('exit', (c) => { clearTimeout(timer); if (c !== 0) t.comment(stderr.slice(-1500)); resolve(c); });
-  });
-  t.equal(code, 0, 'the agent delivered its inventory and exited');
+  const out = await runAgentOnce(fc, root);
+  if (out.code !== 0) t.comment(out.stderr.slice(-1500));
+  t.equal(out.code, 0, 'the agent delivered its inventory and exited');
 
   const data = wireFrames(Buffer.concat(raw)).filter((f) => f.opcode === 1 || f.opcode === 2);
   t.equal(data.length, messages.length, 'one wire frame per message (no fragments)');

@@ -4,15 +4,11 @@
  * them (no file touched, nothing run), stay connected, and still deliver its inventory.
  */
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import { mkdtemp, mkdir, writeFile, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { WebSocketServer } from 'ws';
-
-const AGENT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/chainwatch-agent.js');
+import { fakeCollector, runAgentOnce } from '../helpers/fake-collector.js';
 
 t.test('agent ignores hostile collector frames', async (t) => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'cw-hostile-'));
@@ -21,16 +17,10 @@ t.test('agent ignores hostile collector frames', async (t) => {
   const root = path.join(dir, 'root');
   await mkdir(path.join(root, 'var/lib/dpkg'), { recursive: true });
   await writeFile(path.join(root, 'var/lib/dpkg/status'), 'Package: a\nStatus: install ok installed\nArchitecture: all\nVersion: 1\n');
-  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
-  await new Promise((r) => wss.once('listening', r));
-  t.teardown(() => new Promise<void>((r) => wss.close(() => r())));
-  const port = (wss.address() as { port: number }).port;
   const hostId = '81111111-2222-4333-8444-555555555555';
-  const state = path.join(dir, 'state');
-  await mkdir(state, { recursive: true });
-  await writeFile(path.join(state, 'state.json'), JSON.stringify({ host_id: hostId, token: 'cwa_x', collector: `http://127.0.0.1:${port}`, seq: 0, acked_seq: 0 }));
+  const fc = await fakeCollector(t, dir, hostId);
   const received: any[] = [];
-  wss.on('connection', (ws) => {
+  fc.wss.on('connection', (ws) => {
     const hostile = [
       JSON.stringify({ v: 1, type: 'exec', cmd: `touch ${pwned}` }),
       JSON.stringify({ v: 1, type: 'rescan', path: '/etc/shadow' }),
@@ -51,13 +41,7 @@ t.test('agent ignores hostile collector frames', async (t) => {
       if (f.type === 'inventory') ws.send(JSON.stringify({ v: 1, type: 'ack', seq: f.seq, applied: true }));
     });
   });
-  const out = await new Promise<{ code: number | null; stderr: string; stdout: string }>((resolve) => {
-    const p = spawn(process.execPath, [AGENT, 'run', '--once', '--insecure', '--collector', `http://127.0.0.1:${port}`, '--root', root, '--state-dir', state, '--no-hash'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '', stdout = '';
-    p.stderr.on('data', (c: Buffer) => { stderr += c; }); p.stdout.on('data', (c: Buffer) => { stdout += c; });
-    const timer = setTimeout(() => p.kill('SIGKILL'), 60_000);
-    p.on('exit', (code) => { clearTimeout(timer); resolve({ code, stderr, stdout }); });
-  });
+  const out = await runAgentOnce(fc, root);
   t.equal(out.code, 0, out.stderr.slice(-1500));
   t.match(out.stdout, /delivered \d+ items/);
   t.notOk(existsSync(pwned), 'nothing the collector sent ran a command');

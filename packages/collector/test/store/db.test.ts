@@ -1,7 +1,7 @@
 // Collector connections begin every transaction IMMEDIATE: with a second connection writing the
 // same file (the ingest writer thread, a retro-hunt, the CLI), a deferred transaction that read
 // before writing failed with SQLITE_BUSY_SNAPSHOT instead of waiting its turn.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -26,12 +26,18 @@ function holdWriteLock(file: string, ms: number): Promise<{ held: Promise<void>;
   return Promise.resolve({ held, done });
 }
 
-t.test('a read-then-write transaction waits for another connection\'s write instead of failing', async (t) => {
+/** A collector database in a temporary folder, both gone at teardown. */
+function tempDb(t: Test): { file: string; db: ReturnType<typeof openDb> } {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cw-db-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const file = path.join(dir, 'c.db');
   const db = openDb(file);
   t.teardown(() => db.close());
+  return { file, db };
+}
+
+t.test('a read-then-write transaction waits for another connection\'s write instead of failing', async (t) => {
+  const { file, db } = tempDb(t);
   const other = await holdWriteLock(file, 400);
   await other.held;
   const started = Date.now();
@@ -48,11 +54,7 @@ t.test('a read-then-write transaction waits for another connection\'s write inst
 });
 
 t.test('the WAL file shrinks back to WAL_KEEP_BYTES once a checkpoint has emptied it', async (t) => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'cw-db-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const file = path.join(dir, 'c.db');
-  const db = openDb(file);
-  t.teardown(() => db.close());
+  const { file, db } = tempDb(t);
   t.equal(db.pragma('journal_size_limit', { simple: true }), WAL_KEEP_BYTES);
   db.pragma('wal_autocheckpoint = 0');
   // A reader on an old snapshot keeps any checkpoint from emptying the WAL, as a long search does.
