@@ -28,8 +28,13 @@ t.test('hostile frames and connections change nothing', async (t) => {
   t.match(await s.next(), { type: 'error', code: 'CW_PROTO_TOO_DEEP' }, 'deep nesting');
   s.ws.send(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), { binary: true });
   t.match(await s.next(), { type: 'error', code: 'CW_PROTO_BAD_JSON' }, 'non-UTF-8');
-  s.ws.send(invFrame(1, [{ ...sw('x'), name: 'y'.repeat(70_000) }]));
-  t.equal(await s.closed, 1009, 'oversized frame closes with 1009');
+  s.ws.send(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), { binary: false });
+  t.match(await s.next(), { type: 'error', code: 'CW_PROTO_BAD_JSON' }, 'non-UTF-8 in a text frame');
+  // Compressed, so only the writer thread, after inflating, can tell.
+  s.ws.send(Buffer.concat([Buffer.from('{"v":1,"pad":"'), Buffer.alloc(4096, 0xc3), Buffer.from('"}')]), { binary: false, compress: true });
+  t.match(await s.next(), { type: 'error', code: 'CW_PROTO_BAD_JSON' }, 'non-UTF-8 in a compressed text frame');
+  s.ws.send(invFrame(1, [{ ...sw('x'), name: 'y'.repeat(70_000) }]), { compress: false });
+  t.equal(await s.closed, 1009, 'oversized uncompressed frame closes with 1009');
 
   s = await connect(c, auth);
   await s.next();
@@ -39,6 +44,9 @@ t.test('hostile frames and connections change nothing', async (t) => {
   t.match(await s.next(), { type: 'error', code: 'CW_PROTO_UNKNOWN_TYPE' });
   s.ws.send(JSON.stringify({ v: 99, type: 'inventory' }));
   t.match(await s.next(), { type: 'error', code: 'CW_PROTO_UNSUPPORTED_VERSION' });
+  // 70 KB that compress to a few hundred bytes: within the WebSocket limit, refused while inflating.
+  s.ws.send(invFrame(1, [{ ...sw('x'), name: 'y'.repeat(70_000) }]), { compress: true });
+  t.match(await s.next(), { type: 'error', code: 'CW_PROTO_TOO_LARGE' }, 'a frame that inflates past the limit');
   s.ws.close();
   t.same(snapshot(c.db), before, 'nothing stored');
 

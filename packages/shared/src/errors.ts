@@ -11,6 +11,7 @@ export const WireErrors = {
   CW_PROTO_TOO_DEEP: 'JSON nesting exceeds the depth limit',
   CW_PROTO_BAD_SEQ: 'sequence number is not valid for this agent',
   CW_PROTO_RATE: 'too many frames in too short a time',
+  CW_PROTO_BAD_DEFLATE: 'compressed frame is not valid permessage-deflate data',
   CW_AUTH_MISSING: 'no credentials were presented',
   CW_AUTH_BAD_TOKEN: 'token is unknown, revoked or does not belong to this host',
   CW_AUTH_FORBIDDEN: 'the token\'s role may not do this',

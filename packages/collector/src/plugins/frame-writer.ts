@@ -15,8 +15,11 @@ import { CommitQueue, type Pausable } from './commit-queue.js';
 export type FrameDone = (err: Error | null, out: FrameOutcome | undefined, seq: number | undefined) => void;
 
 export interface FrameWriter {
-  /** Queues a frame of connection `conn`; `flow` is paused while too many bytes wait. */
-  submit(conn: number, hostId: string, data: Buffer, binary: boolean, flow: Pausable, done: FrameDone): void;
+  /**
+   * Queues a frame of connection `conn`; `flow` is paused while too many bytes wait. `deflated`:
+   * `data` is still compressed (plugins/ws-deflate.ts), inflated where the frame is stored.
+   */
+  submit(conn: number, hostId: string, data: Buffer, deflated: boolean, flow: Pausable, done: FrameDone): void;
   /** A connection opened: its host was seen now (stored with the next group); `flow` is paused while too many bytes wait. */
   open(hostId: string, flow: Pausable): void;
   /** The connection is broken: its queued frames are dropped (done with an error), never stored. */
@@ -55,12 +58,12 @@ export class InlineFrameWriter implements FrameWriter {
     });
   }
 
-  submit(conn: number, hostId: string, data: Buffer, binary: boolean, flow: Pausable, done: FrameDone): void {
+  submit(conn: number, hostId: string, data: Buffer, deflated: boolean, flow: Pausable, done: FrameDone): void {
     const seen: { seq?: number } = {};
     this.queue.submit({
       hostId, weight: data.length,
       cancelled: () => this.cancelled.has(conn),
-      run: () => this.applier.apply(hostId, binary ? data : data.toString('utf8'), seen),
+      run: () => this.applier.apply(hostId, data, seen, deflated),
       done: (err, out) => done(err, err ? undefined : out, seen.seq),
     }, flow);
   }

@@ -30,7 +30,7 @@ import { verifyAgentToken } from '../store/auth.js';
 import { metrics } from '../metrics.js';
 import { InlineFrameWriter, type FrameWriter } from './frame-writer.js';
 import { WorkerFrameWriter } from './worker-writer.js';
-import { DEFLATE, releaseInflater } from './ws-deflate.js';
+import { DEFLATE, deferInflate, releaseInflater } from './ws-deflate.js';
 import { transportContext, type TransportContext, type TransportSettings } from './guard.js';
 
 export interface IngestOptions {
@@ -125,7 +125,9 @@ function authenticate(svc: CollectorService, ctx: TransportContext, req: Incomin
 export function registerIngest(app: FastifyInstance, opts: IngestOptions): { connected(): number; writerHeap(): { used: number; total: number } | null; close(): Promise<void> } {
   const { svc } = opts;
   const ctx = transportContext(svc.db, opts.transport ?? {});
-  const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxFrameBytes, perMessageDeflate: DEFLATE, clientTracking: true });
+  // No UTF-8 check here: every message is parsed from bytes by a strict decoder (store/frame-apply.ts), and
+  // compressed ones can only be checked once inflated, on the writer thread (deferInflate).
+  const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxFrameBytes, perMessageDeflate: DEFLATE, clientTracking: true, skipUTF8Validation: true });
   const told = new WeakMap<WebSocket, { rotate: boolean; alive: boolean; lastMessage: number }>();
   const writer: FrameWriter = (opts.writerThread ?? !svc.db.memory)
     ? new WorkerFrameWriter(svc, { maxFrameBytes: opts.maxFrameBytes })
@@ -148,6 +150,7 @@ export function registerIngest(app: FastifyInstance, opts: IngestOptions): { con
     ctx.sessions.set(hostId, ws);
     told.set(ws, { rotate, alive: true, lastMessage: 0 });
     let violations = 0, broken = false, paused = false, queueHeld = false;
+    const wasDeflated = deferInflate(ws);
     // Two reasons to stop reading this agent: its acks pile up unsent, or the commit queue is full.
     const flow = {
       pause: () => { queueHeld = true; ws.pause(); },
@@ -177,7 +180,8 @@ export function registerIngest(app: FastifyInstance, opts: IngestOptions): { con
     send({ v: PROTOCOL_VERSION, type: 'welcome', host_id: hostId, last_seq: lastSeq, heartbeat_s: opts.heartbeatS, ...(rotate ? { rotate_token: true } : {}) });
     writer.open(hostId, flow);
 
-    ws.on('message', (data: Buffer, isBinary) => {
+    ws.on('message', (data: Buffer) => {
+      const deflated = wasDeflated?.() ?? false;
       if (broken || closing) return;
       const state = told.get(ws);
       if (state) { state.alive = true; state.lastMessage = Date.now(); }
@@ -188,7 +192,7 @@ export function registerIngest(app: FastifyInstance, opts: IngestOptions): { con
         ws.close(1008, 'frame rate limit');
         return;
       }
-      writer.submit(conn, hostId, data, isBinary, flow, (err, out, seq) => {
+      writer.submit(conn, hostId, data, deflated, flow, (err, out, seq) => {
         if (err || !out) {
           // Given up by the shutdown drain: the agent resends it to the next collector; the socket closes with 1001.
           if (broken || closing) return;

@@ -117,11 +117,11 @@ export class WorkerFrameWriter implements FrameWriter {
     return true;
   }
 
-  submit(conn: number, hostId: string, data: Buffer, binary: boolean, flow: Pausable, done: FrameDone): void {
+  submit(conn: number, hostId: string, data: Buffer, deflated: boolean, flow: Pausable, done: FrameDone): void {
     const weight = data.byteLength;
     const bytes = ownedBytes(data);
     const id = this.nextId++;
-    if (!this.post({ t: 'frame', id, conn, host: hostId, data: bytes, binary }, [bytes.buffer as ArrayBuffer])) {
+    if (!this.post({ t: 'frame', id, conn, host: hostId, data: bytes, deflated }, [bytes.buffer as ArrayBuffer])) {
       done(new Error('ingest writer restarting'), undefined, undefined);
       return;
     }

@@ -1,5 +1,6 @@
 /**
- * One agent frame, from raw bytes to stored: parse (size, UTF-8, depth) → validate (shared
+ * One agent frame, from raw bytes to stored: inflate when it came compressed (frame-inflate.ts)
+ * → parse (size, UTF-8, depth) → validate (shared
  * schemas) → heartbeat or InventoryStore.apply. The same code runs on the collector's main
  * thread (':memory:' databases) and in the ingest writer thread (store/ingest-worker.ts), inside
  * the commit queue's transaction; what it returns travels back to the connection as is.
@@ -9,6 +10,7 @@ import type { DB } from './db.js';
 import { nowIso } from './db.js';
 import type { BatchResult, InventoryStore } from './inventory.js';
 import type { Matcher } from '../match/engine.js';
+import { inflateFrame } from './frame-inflate.js';
 
 /** What a frame came to, reported to its connection after the group commits. */
 export type FrameOutcome =
@@ -29,8 +31,18 @@ export class FrameApplier {
   /** A connection opened or a heartbeat came: the host was seen now. */
   touch(hostId: string): void { this.hostSeen.run(nowIso(), hostId); }
 
-  /** Runs inside a transaction; throws only when storing fails (the frame's savepoint rolls back). */
-  apply(hostId: string, raw: string | Buffer, seen: { seq?: number }): FrameOutcome {
+  /**
+   * Runs inside a transaction; throws only when storing fails (the frame's savepoint rolls back).
+   * `deflated`: `data` is the message as the agent compressed it (plugins/ws-deflate.ts).
+   */
+  apply(hostId: string, data: Buffer, seen: { seq?: number }, deflated = false): FrameOutcome {
+    let raw = data;
+    if (deflated) {
+      const inflated = inflateFrame(data, this.maxFrameBytes);
+      if (!inflated.ok) return { kind: 'rejected', code: inflated.code, message: inflated.message, seq: undefined };
+      raw = inflated.value;
+    }
+    // Bytes, not a string: the parser decodes UTF-8 strictly (the WebSocket layer does not check it).
     const r = parseAgentFrame(raw, { maxBytes: this.maxFrameBytes });
     if (!r.ok) return { kind: 'rejected', code: r.code, message: r.message, seq: seqOf(raw) };
     if (r.value.type === 'heartbeat') { this.touch(hostId); return { kind: 'heartbeat' }; }
@@ -42,10 +54,10 @@ export class FrameApplier {
 }
 
 /** Best-effort `seq` of a frame that failed validation, so the agent can tell which batch. */
-function seqOf(data: string | Buffer): number | undefined {
+function seqOf(data: Buffer): number | undefined {
   if (data.length > 64 * 1024 * 1024) return undefined;
   try {
-    const s = (JSON.parse(typeof data === 'string' ? data : data.toString('utf8')) as { seq?: unknown } | null)?.seq;
+    const s = (JSON.parse(data.toString('utf8')) as { seq?: unknown } | null)?.seq;
     return Number.isSafeInteger(s) && (s as number) >= 0 ? s as number : undefined;
   } catch { return undefined; }
 }

@@ -9,7 +9,7 @@
  * or after it ends (the push's retro-hunt then sees the group's rows) — no frame falls between.
  * Item deletions by prune do the same for the cached item ids.
  *
- * Protocol (parentPort), in:  { t: 'frame', id, conn, host, data: Uint8Array, binary }
+ * Protocol (parentPort), in:  { t: 'frame', id, conn, host, data: Uint8Array, deflated }
  *                             { t: 'touch', host } | { t: 'cancel' | 'forget', conn }
  *                             { t: 'drain', id, withinMs? } | { t: 'close' }
  *                        out: { t: 'ready' } | { t: 'done', results: [id, outcome | null, error | null, seq][], heap? }
@@ -29,7 +29,7 @@ import { SHUTTING_DOWN } from '../plugins/frame-writer.js';
 export interface IngestWorkerData { file: string; maxFrameBytes: number; budgetMs: number }
 export type WriterResult = [id: number, outcome: FrameOutcome | null, error: string | null, seq: number | undefined];
 export type ToWriter =
-  | { t: 'frame'; id: number; conn: number; host: string; data: Uint8Array; binary: boolean }
+  | { t: 'frame'; id: number; conn: number; host: string; data: Uint8Array; deflated: boolean }
   | { t: 'touch'; host: string } | { t: 'cancel'; conn: number } | { t: 'forget'; conn: number }
   | { t: 'drain'; id: number; withinMs?: number } | { t: 'close' };
 export type FromWriter =
@@ -96,11 +96,11 @@ function start(): void {
       case 'frame': {
         const data = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
         const seen: { seq?: number } = {};
-        // Decoded only when its group runs: waiting frames stay bytes, off the JS heap.
+        // Inflated and decoded only when its group runs: waiting frames stay (compressed) bytes, off the JS heap.
         queue.submit({
           hostId: m.host, weight: data.length,
           cancelled: () => cancelled.has(m.conn),
-          run: () => applier.apply(m.host, m.binary ? data : data.toString('utf8'), seen),
+          run: () => applier.apply(m.host, data, seen, m.deflated),
           done: (err, out) => report([m.id, err ? null : out ?? null, err ? err.message : null, seen.seq]),
         });
         break;
