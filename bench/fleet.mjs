@@ -108,9 +108,13 @@ function procSample(pid) {
   return { t: Date.now(), rss: Number(f[21]) * PAGE, cpu: (Number(f[11]) + Number(f[12])) / CLK_TCK };
 }
 
+/** The API routes the simulator's load requests (fleetsim api-load.ts): their server-side durations are summed. */
+const LOADED_ROUTES = new Set(['/api/v1/alerts', '/api/v1/search/files', '/api/v1/search/software']);
+
 /**
- * From the collector's /metrics: its memory by kind (chainwatch_process_memory_bytes, MB) and its
- * main thread's event loop delay since the previous scrape (p99 and max, ms); null when it does not answer.
+ * From the collector's /metrics: its memory by kind (chainwatch_process_memory_bytes, MB), its
+ * main thread's event loop delay since the previous scrape (p99 and max, ms), and the cumulative
+ * server-side duration buckets of the loaded API routes (upper bound in s → count); null when it does not answer.
  */
 function scrapeMetrics(url, ca) {
   return new Promise((resolve) => {
@@ -121,7 +125,11 @@ function scrapeMetrics(url, ca) {
         for (const [, kind, v] of body.matchAll(/^chainwatch_process_memory_bytes\{kind="([a-z_]+)"\} (\d+)/gm)) kinds[kind] = round(Number(v) / 1e6);
         const loop = {};
         for (const [, q, v] of body.matchAll(/^chainwatch_event_loop_delay_seconds\{quantile="([0-9.]+)"\} ([0-9.e+-]+)/gm)) loop[q] = round(Number(v) * 1000);
-        resolve(Object.keys(kinds).length ? { t: Date.now(), memory: kinds, loop } : null);
+        const api = {};
+        for (const [, route, le, n] of body.matchAll(/^chainwatch_api_request_duration_seconds_bucket\{route="([^"]+)",le="([^"]+)"\} (\d+)/gm)) {
+          if (LOADED_ROUTES.has(route)) api[le] = (api[le] ?? 0) + Number(n);
+        }
+        resolve(Object.keys(kinds).length ? { t: Date.now(), memory: kinds, loop, api } : null);
       });
     });
     req.on('error', () => resolve(null)).on('timeout', () => { req.destroy(); resolve(null); });
@@ -144,7 +152,10 @@ try {
   const caPem = readFileSync(ca), scrapes = [];
   // Each scrape's loop figures cover the time since the one before (the collector resets them per scrape).
   let lastScrape = Date.now();
-  const memSampler = setInterval(() => { void scrapeMetrics(url, caPem).then((k) => { if (k) { scrapes.push({ ...k, from: lastScrape }); lastScrape = k.t; } }); }, 5000);
+  // One scrape before the simulation and one after it, so the first and the last phase have a scrape on each side.
+  const scrapeNow = async () => { const k = await scrapeMetrics(url, caPem); if (k) { scrapes.push({ ...k, from: lastScrape }); lastScrape = k.t; } };
+  await scrapeNow();
+  const memSampler = setInterval(() => { void scrapeNow(); }, 5000);
 
   const simArgs = [path.join(REPO, 'packages/fleetsim/bin/chainwatch-fleetsim.js'), '--agents', String(AGENTS), '--items', String(ITEMS), '--url', url, '--ca', ca,
     '--enroll-secret', secret, '--admin-token', token, '--db', db, '--hold', String(HOLD_S), '--storm', String(STORM), '--duration', String(CHURN_S),
@@ -156,6 +167,7 @@ try {
   simRun.child.stderr.pipe(process.stderr);
   const simOut = (await simRun.catch((err) => ({ stdout: err.stdout ?? '' }))).stdout;
   clearInterval(sampler); clearInterval(memSampler);
+  await scrapeNow();
   const sim = JSON.parse(simOut.trim().split('\n').pop());
   // The simulator's whole run (its workers included, all reaped): this process's children's CPU, from /proc.
   const simCpuS = childCpuSeconds();
@@ -167,6 +179,17 @@ try {
   // A scrape counts for the phase its window is mostly in: the window straddling a phase's end told
   // the next phase's stalls as this one's (agents all closing at once showed up as a 1.9 s stall in churn).
   const loopOf = (p) => { const w = scrapes.filter((k) => (k.from + k.t) / 2 >= p.start && (k.from + k.t) / 2 < p.end && k.loop['0.99'] !== undefined); return w.length ? { p99: Math.max(...w.map((k) => k.loop['0.99'])), max: Math.max(...w.map((k) => k.loop['1'])) } : null; };
+  // Server-side API p99 per phase: the loaded routes' bucket counts between the scrapes around the phase; the
+  // bucket's upper bound (ms) that holds 99 % of the phase's requests. Beside the client's p99 it tells how much of
+  // the latency is the collector's own handling and how much waiting before it (network, the main thread's backlog).
+  const apiServerOf = (p) => {
+    const before = scrapes.filter((k) => k.t <= p.start).pop(), after = scrapes.find((k) => k.t >= p.end);
+    if (!before || !after) return null;
+    const bound = (l) => (l === '+Inf' ? Infinity : Number(l)), les = Object.keys(after.api).sort((a, b) => bound(a) - bound(b)), total = (after.api['+Inf'] ?? 0) - (before.api['+Inf'] ?? 0);
+    if (total <= 0) return null;
+    const le = les.find((l) => (after.api[l] ?? 0) - (before.api[l] ?? 0) >= 0.99 * total);
+    return { requests: total, p99_at_most_ms: le === '+Inf' ? null : round(Number(le) * 1000) };
+  };
   // Idle connections: RSS at the end of the hold (every agent connected, nothing sent yet) minus before.
   const holdRss = within(ph.hold).map((s) => s.rss);
   const idleRss = holdRss.length ? median(holdRss.slice(-4)) : peakRss;
@@ -199,6 +222,7 @@ try {
     storm_s: ph.storm ? round((ph.storm.end - ph.storm.start) / 1000, 2) : null, storm_ack_ms: ph.storm?.ack_ms, storm_collector_cpu_cores: cpuOf(ph.storm),
     churn_reconnects: ph.churn?.reconnects ?? 0, churn_resent: ph.churn?.resent ?? 0, churn_settled_by_welcome: ph.churn?.settled_by_welcome ?? 0,
     api_p99_ms: apiP99, api_errors: apiErrors, api_by_phase: Object.fromEntries(sim.phases.filter((p) => p.api).map((p) => [p.phase, Object.fromEntries(p.api.map((a) => [a.name, a.p99]))])),
+    api_server_by_phase: Object.fromEntries(sim.phases.filter((p) => p.api?.length).map((p) => [p.phase, apiServerOf(p)])),
     event_loop_ms_by_phase: Object.fromEntries(sim.phases.filter((p) => p.api || p.phase === 'close').map((p) => [p.phase, loopOf(p)])),
     frames_sent: c.frames_sent, frames_acked: c.frames_acked, frames_settled_by_welcome: c.settled_by_welcome, replays_acked_unapplied: c.duplicates_acked,
     hosts_count_mismatched: c.hosts_mismatched, stored_keys: c.stored_keys, expected_keys: c.expected_keys, stored_rows: c.stored_rows,

@@ -22,6 +22,7 @@ import type { TransportSettings } from './plugins/guard.js';
 import { searchRoutes } from './routes/search.js';
 import { registerDocs } from './routes/docs.js';
 import { apiReader } from './plugins/api-reader.js';
+import { metrics } from './metrics.js';
 
 export interface BuildOptions {
   svc: CollectorService;
@@ -77,6 +78,12 @@ export async function build(opts: BuildOptions): Promise<Collector> {
     if (!reply.hasHeader('content-security-policy')) reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
     if (opts.tls) reply.header('strict-transport-security', 'max-age=31536000');
     return payload;
+  });
+
+  // Per route pattern (never the raw URL: its query strings would make a series per request).
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url;
+    if (route?.startsWith('/api/')) metrics.apiRequestDone(route, reply.elapsedTime / 1000);
   });
 
   // The alert list and search run on a reader thread (file databases): off the loop that serves agents.

@@ -30,18 +30,21 @@ class Counter {
 }
 
 class Histogram {
-  private readonly counts: number[];
-  private sum = 0;
-  private n = 0;
-  constructor(readonly name: string, readonly help: string, readonly buckets: number[]) { this.counts = buckets.map(() => 0); }
-  observe(v: number): void {
-    this.sum += v; this.n++;
-    this.buckets.forEach((b, i) => { if (v <= b) this.counts[i]!++; });
+  private readonly series = new Map<string, { labels: Labels; counts: number[]; sum: number; n: number }>();
+  constructor(readonly name: string, readonly help: string, readonly buckets: number[]) {}
+  observe(v: number, labels: Labels = {}): void {
+    const k = labelText(labels);
+    let s = this.series.get(k);
+    if (!s) this.series.set(k, s = { labels, counts: this.buckets.map(() => 0), sum: 0, n: 0 });
+    s.sum += v; s.n++;
+    this.buckets.forEach((b, i) => { if (v <= b) s.counts[i]!++; });
   }
   render(): string[] {
-    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`,
-      ...this.buckets.map((b, i) => `${this.name}_bucket{le="${b}"} ${this.counts[i]}`),
-      `${this.name}_bucket{le="+Inf"} ${this.n}`, `${this.name}_sum ${this.sum}`, `${this.name}_count ${this.n}`];
+    const all = this.series.size ? [...this.series.values()] : [{ labels: {}, counts: this.buckets.map(() => 0), sum: 0, n: 0 }];
+    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`, ...all.flatMap((s) => [
+      ...this.buckets.map((b, i) => `${this.name}_bucket${labelText({ ...s.labels, le: String(b) })} ${s.counts[i]}`),
+      `${this.name}_bucket${labelText({ ...s.labels, le: '+Inf' })} ${s.n}`,
+      `${this.name}_sum${labelText(s.labels)} ${s.sum}`, `${this.name}_count${labelText(s.labels)} ${s.n}`])];
   }
 }
 
@@ -54,6 +57,10 @@ export class Metrics {
   readonly alerts = new Counter('chainwatch_alerts_total', 'Alerts raised (indicator matches), by origin');
   readonly downloads = new Counter('chainwatch_install_downloads_total', 'Agent install files served, by file kind');
   readonly retro = new Histogram('chainwatch_retro_hunt_duration_seconds', 'Retro-hunt job duration', [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300]);
+  // From the request read to the response sent, in this process: the client's own latency adds the
+  // network and any wait before the main thread read the request.
+  readonly api = new Histogram('chainwatch_api_request_duration_seconds', 'API request duration in the collector, by route',
+    [0.001, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
   private readonly gauges = new Map<string, Gauge>();
   private readonly started = Date.now();
 
@@ -64,6 +71,7 @@ export class Metrics {
   batchCommitted(items: number, alerts: number): void { this.batches.inc(); this.items.inc(items); if (alerts) this.alerts.inc(alerts, { origin: 'live' }); }
   frameRejected(code: string): void { this.rejected.inc(1, { code }); }
   retroHuntDone(seconds: number, alerts: number): void { this.retro.observe(seconds); if (alerts) this.alerts.inc(alerts, { origin: 'retro' }); }
+  apiRequestDone(route: string, seconds: number): void { this.api.observe(seconds, { route }); }
 
   render(): string {
     const out: string[] = [
@@ -71,7 +79,7 @@ export class Metrics {
       `chainwatch_up_seconds ${((Date.now() - this.started) / 1000).toFixed(0)}`,
     ];
     for (const c of [this.batches, this.items, this.rejected, this.alerts, this.downloads]) out.push(...c.render());
-    out.push(...this.retro.render());
+    out.push(...this.retro.render(), ...this.api.render());
     for (const g of this.gauges.values()) {
       let v: ReturnType<Gauge['read']>;
       try { v = g.read(); } catch { continue; }

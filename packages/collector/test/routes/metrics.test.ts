@@ -64,3 +64,21 @@ t.test('without the reader the scrape still answers, leaving the store counts ou
   t.equal(gauge(r.body, 'chainwatch_agents_connected'), 3);
   t.notMatch(r.body, /chainwatch_hosts_enrolled|chainwatch_alerts\{|chainwatch_indicators_active/);
 });
+
+const apiCount = (text: string, route: string): number =>
+  Number(new RegExp(`^chainwatch_api_request_duration_seconds_count\\{route="${route.replace(/[/:]/g, (c) => `\\${c}`)}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+
+t.test('API request durations: one series per route pattern, not per URL; /metrics and unknown paths not counted', async (t) => {
+  const h = await harness(t);
+  const before = (await h.call(null, 'GET', '/metrics')).body;
+  for (let i = 0; i < 3; i++) t.equal((await h.call('analyst', 'GET', `/api/v1/alerts?limit=${i + 1}`)).status, 200);
+  t.equal((await h.call('analyst', 'GET', '/api/v1/alerts/999999')).status, 404);
+  t.equal((await h.call('analyst', 'GET', '/api/v1/no-such-thing')).status, 404);
+  const after = (await h.call(null, 'GET', '/metrics')).body;
+  t.equal(apiCount(after, '/api/v1/alerts') - apiCount(before, '/api/v1/alerts'), 3, 'three requests, three query strings, one series');
+  t.equal(apiCount(after, '/api/v1/alerts/:id') - apiCount(before, '/api/v1/alerts/:id'), 1, 'a refused request is timed under its route');
+  t.notMatch(after, /route="\/api\/v1\/no-such-thing"|route="\/metrics"|limit=/, 'no series for unknown paths, /metrics or raw URLs');
+  const buckets = [...after.matchAll(/^chainwatch_api_request_duration_seconds_bucket\{route="\/api\/v1\/alerts",le="([^"]+)"\} (\d+)$/gm)].map((m) => Number(m[2]));
+  t.ok(buckets.length === 14 && buckets.every((n, i) => i === 0 || n >= buckets[i - 1]!), 'cumulative buckets, +Inf last');
+  t.equal(buckets[buckets.length - 1], apiCount(after, '/api/v1/alerts'), '+Inf equals the count');
+});
