@@ -22,7 +22,7 @@ t.test('hostile frames and connections change nothing', async (t) => {
   let s = await connect(c, auth);
   t.match(await s.next(), { type: 'welcome', last_seq: 0 });
   // No zlib deflate state per connection on the collector (small frames go out plain), 8 KB agent window,
-  // no context carried between the agent's messages (a quiet connection's inflater is released).
+  // no context carried between the agent's messages (each inflates on its own, on the writer thread).
   t.match(s.extensions, /^permessage-deflate; client_max_window_bits=13; server_no_context_takeover; client_no_context_takeover$/, 'deflate parameters negotiated');
   s.ws.send('['.repeat(5000) + ']'.repeat(5000));
   t.match(await s.next(), { type: 'error', code: 'CW_PROTO_TOO_DEEP' }, 'deep nesting');

@@ -30,7 +30,7 @@ import { verifyAgentToken } from '../store/auth.js';
 import { metrics } from '../metrics.js';
 import { InlineFrameWriter, type FrameWriter } from './frame-writer.js';
 import { WorkerFrameWriter } from './worker-writer.js';
-import { DEFLATE, deferInflate, releaseInflater } from './ws-deflate.js';
+import { DEFLATE, deferInflate } from './ws-deflate.js';
 import { transportContext, type TransportContext, type TransportSettings } from './guard.js';
 
 export interface IngestOptions {
@@ -58,8 +58,6 @@ async function forEachInSlices<T>(list: T[], fn: (x: T) => void): Promise<void> 
   }
 }
 
-/** A connection silent this long gives back its inflater (plugins/ws-deflate.ts). */
-const QUIET_MS = 2000;
 /** How long a refused client gets to read the answer and close before its socket is destroyed. */
 const REFUSED_LINGER_MS = 10_000;
 const STATUS_TEXT: Record<number, string> = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 429: 'Too Many Requests' };
@@ -128,7 +126,7 @@ export function registerIngest(app: FastifyInstance, opts: IngestOptions): { con
   // No UTF-8 check here: every message is parsed from bytes by a strict decoder (store/frame-apply.ts), and
   // compressed ones can only be checked once inflated, on the writer thread (deferInflate).
   const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxFrameBytes, perMessageDeflate: DEFLATE, clientTracking: true, skipUTF8Validation: true });
-  const told = new WeakMap<WebSocket, { rotate: boolean; alive: boolean; lastMessage: number }>();
+  const told = new WeakMap<WebSocket, { rotate: boolean; alive: boolean }>();
   const writer: FrameWriter = (opts.writerThread ?? !svc.db.memory)
     ? new WorkerFrameWriter(svc, { maxFrameBytes: opts.maxFrameBytes })
     : new InlineFrameWriter(svc, { maxFrameBytes: opts.maxFrameBytes });
@@ -148,7 +146,7 @@ export function registerIngest(app: FastifyInstance, opts: IngestOptions): { con
     const log = app.log.child({ host_id: hostId });
     const conn = ++connections;
     ctx.sessions.set(hostId, ws);
-    told.set(ws, { rotate, alive: true, lastMessage: 0 });
+    told.set(ws, { rotate, alive: true });
     let violations = 0, broken = false, paused = false, queueHeld = false;
     const wasDeflated = deferInflate(ws);
     // Two reasons to stop reading this agent: its acks pile up unsent, or the commit queue is full.
@@ -184,7 +182,7 @@ export function registerIngest(app: FastifyInstance, opts: IngestOptions): { con
       const deflated = wasDeflated?.() ?? false;
       if (broken || closing) return;
       const state = told.get(ws);
-      if (state) { state.alive = true; state.lastMessage = Date.now(); }
+      if (state) state.alive = true;
       if (!withinRate()) {
         breakOff();
         log.warn('frame rate limit exceeded; closing');
@@ -214,11 +212,7 @@ export function registerIngest(app: FastifyInstance, opts: IngestOptions): { con
     ws.on('error', (err) => log.warn({ err }, 'agent connection error'));
   }
 
-  const sweep = setInterval(() => {
-    sweepSessions(svc, ctx, told);
-    const quiet = Date.now() - QUIET_MS;
-    for (const ws of ctx.sessions.values()) if ((told.get(ws)?.lastMessage ?? 0) < quiet) releaseInflater(ws);
-  }, Math.min(opts.heartbeatS * 1000, 2000));
+  const sweep = setInterval(() => sweepSessions(svc, ctx, told), Math.min(opts.heartbeatS * 1000, 2000));
   // In slices, an event-loop turn apart: 10,000 TLS writes in one loop would hold up the API and every agent for their length.
   const liveness = setInterval(() => { void forEachInSlices([...ctx.sessions.values()], (ws) => {
     const s = told.get(ws);
