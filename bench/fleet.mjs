@@ -108,13 +108,13 @@ function procSample(pid) {
   return { t: Date.now(), rss: Number(f[21]) * PAGE, cpu: (Number(f[11]) + Number(f[12])) / CLK_TCK };
 }
 
-/** The API routes the simulator's load requests (fleetsim api-load.ts): their server-side durations are summed. */
-const LOADED_ROUTES = new Set(['/api/v1/alerts', '/api/v1/search/files', '/api/v1/search/software']);
+/** The API routes the simulator's load requests (fleetsim api-load.ts), by the names its report uses. */
+const LOADED_ROUTES = new Map([['/api/v1/alerts', 'alerts'], ['/api/v1/search/files', 'search_files'], ['/api/v1/search/software', 'search_software']]);
 
 /**
  * From the collector's /metrics: its memory by kind (chainwatch_process_memory_bytes, MB), its
  * main thread's event loop delay since the previous scrape (p99 and max, ms), and the cumulative
- * server-side duration buckets of the loaded API routes (upper bound in s → count); null when it does not answer.
+ * server-side duration buckets of the loaded API routes (route name → upper bound in s → count); null when it does not answer.
  */
 function scrapeMetrics(url, ca) {
   return new Promise((resolve) => {
@@ -127,7 +127,8 @@ function scrapeMetrics(url, ca) {
         for (const [, q, v] of body.matchAll(/^chainwatch_event_loop_delay_seconds\{quantile="([0-9.]+)"\} ([0-9.e+-]+)/gm)) loop[q] = round(Number(v) * 1000);
         const api = {};
         for (const [, route, le, n] of body.matchAll(/^chainwatch_api_request_duration_seconds_bucket\{route="([^"]+)",le="([^"]+)"\} (\d+)/gm)) {
-          if (LOADED_ROUTES.has(route)) api[le] = (api[le] ?? 0) + Number(n);
+          const name = LOADED_ROUTES.get(route);
+          if (name) (api[name] ??= {})[le] = Number(n);
         }
         resolve(Object.keys(kinds).length ? { t: Date.now(), memory: kinds, loop, api } : null);
       });
@@ -179,16 +180,22 @@ try {
   // A scrape counts for the phase its window is mostly in: the window straddling a phase's end told
   // the next phase's stalls as this one's (agents all closing at once showed up as a 1.9 s stall in churn).
   const loopOf = (p) => { const w = scrapes.filter((k) => (k.from + k.t) / 2 >= p.start && (k.from + k.t) / 2 < p.end && k.loop['0.99'] !== undefined); return w.length ? { p99: Math.max(...w.map((k) => k.loop['0.99'])), max: Math.max(...w.map((k) => k.loop['1'])) } : null; };
-  // Server-side API p99 per phase: the loaded routes' bucket counts between the scrapes around the phase; the
-  // bucket's upper bound (ms) that holds 99 % of the phase's requests. Beside the client's p99 it tells how much of
-  // the latency is the collector's own handling and how much waiting before it (network, the main thread's backlog).
+  // Server-side API p99 per phase and route: the bucket counts between the scrapes around the phase; the bucket's
+  // upper bound (ms) that holds 99 % of the phase's requests. Beside the client's p99 it tells how much of the
+  // latency is the collector's own handling and how much waiting before it (network, the main thread's backlog).
+  const bound = (l) => (l === '+Inf' ? Infinity : Number(l));
+  const p99Of = (before, after) => {
+    const les = Object.keys(after).sort((a, b) => bound(a) - bound(b)), total = (after['+Inf'] ?? 0) - (before['+Inf'] ?? 0);
+    if (total <= 0) return null;
+    const le = les.find((l) => (after[l] ?? 0) - (before[l] ?? 0) >= 0.99 * total);
+    return { requests: total, p99_at_most_ms: le === '+Inf' ? null : round(Number(le) * 1000) };
+  };
   const apiServerOf = (p) => {
     const before = scrapes.filter((k) => k.t <= p.start).pop(), after = scrapes.find((k) => k.t >= p.end);
     if (!before || !after) return null;
-    const bound = (l) => (l === '+Inf' ? Infinity : Number(l)), les = Object.keys(after.api).sort((a, b) => bound(a) - bound(b)), total = (after.api['+Inf'] ?? 0) - (before.api['+Inf'] ?? 0);
-    if (total <= 0) return null;
-    const le = les.find((l) => (after.api[l] ?? 0) - (before.api[l] ?? 0) >= 0.99 * total);
-    return { requests: total, p99_at_most_ms: le === '+Inf' ? null : round(Number(le) * 1000) };
+    const sum = (api) => { const s = {}; for (const b of Object.values(api)) for (const [le, n] of Object.entries(b)) s[le] = (s[le] ?? 0) + n; return s; };
+    const byRoute = Object.fromEntries([...LOADED_ROUTES.values()].map((name) => [name, p99Of(before.api[name] ?? {}, after.api[name] ?? {})]));
+    return { ...p99Of(sum(before.api), sum(after.api)), by_route: byRoute };
   };
   // Idle connections: RSS at the end of the hold (every agent connected, nothing sent yet) minus before.
   const holdRss = within(ph.hold).map((s) => s.rss);
