@@ -1,7 +1,7 @@
 /**
  * One agent frame, from raw bytes to stored: inflate when it came compressed (frame-inflate.ts)
- * → parse (size, UTF-8, depth) → validate (shared
- * schemas) → heartbeat or InventoryStore.apply. The same code runs on the collector's main
+ * → parse (size, UTF-8, depth) → validate (shared schemas) → heartbeat or
+ * InventoryStore.apply. The same code runs on the collector's main
  * thread (':memory:' databases) and in the ingest writer thread (store/ingest-worker.ts), inside
  * the commit queue's transaction; what it returns travels back to the connection as is.
  */
