@@ -1,14 +1,20 @@
 /**
- * Where the API's heavy reads run (store/api-reads.ts): on a reader thread with its own
- * connection when the database is a file, inline on an in-memory one (a second connection
+ * Where the API's heavy reads run (store/api-reads.ts): on reader threads, each with its own
+ * connection, when the database is a file; inline on an in-memory one (a second connection
  * would see another, empty database). The main thread's event loop serves every agent's TLS
  * and WebSocket traffic and every request: a fleet-wide search or an alert page built there
  * held all of them up for its length (the fleet bench's longest main-thread stretches were
  * API reads and the garbage they left).
  *
- * Reads are answered in arrival order. At most MAX_QUEUED wait (more: CW_API_BUSY, 503); one
- * that runs past READ_TIMEOUT_MS costs the thread (SQLite cannot be interrupted from here): it
- * is terminated, what it held fails with 500, and a new one starts.
+ * Two threads, and each read goes to the one expected to be free first (read-costs.ts). With
+ * one thread, an alert page (~1 ms) waited behind a search for a package every host holds
+ * (12 ms on a quiet 10,000-host store, 30–60 ms beside a storming writer, whose commits start
+ * every read with a cold page cache): at 10,000 agents every stream's p98–p99 was 240–480 ms
+ * of such waiting, while the same reads run apart peaked at 15 ms.
+ *
+ * A thread answers in arrival order. At most MAX_QUEUED reads wait in all (more: CW_API_BUSY,
+ * 503); one that runs past READ_TIMEOUT_MS costs its thread (SQLite cannot be interrupted from
+ * here): it is terminated, what it held fails with 500, and a new one starts.
  */
 import { Worker } from 'node:worker_threads';
 import type { FastifyReply } from 'fastify';
@@ -17,21 +23,27 @@ import type { DB } from '../store/db.js';
 import { runApiRead, type ApiRead } from '../store/api-reads.js';
 import type { FromReader, ReaderWorkerData, ToReader } from '../store/reader-worker.js';
 import { Errors } from '../errors.js';
+import { ReadCosts } from './read-costs.js';
 
 const ENTRY = new URL(`../store/reader-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
 export const MAX_QUEUED = 256;
 export const READ_TIMEOUT_MS = 60_000;
+export const READER_THREADS = 2;
 
 export interface ApiReader {
   /** The response body (JSON, UTF-8) of one read. */
   read(r: ApiRead): Promise<Buffer>;
-  /** Starts the thread now, so the first request does not wait for it (a thread starts in ~0.1–0.5 s). */
+  /** Starts the threads now, so the first requests do not wait for them (a thread starts in ~0.1–0.5 s). */
   warm(): void;
   close(): Promise<void>;
 }
 
-export function apiReader(db: DB, log: Logger, opts: { thread?: boolean; timeoutMs?: number } = {}): ApiReader {
-  return (opts.thread ?? !db.memory) ? new ThreadReader(db.name, log, opts.timeoutMs ?? READ_TIMEOUT_MS) : inlineReader(db);
+export interface ApiReaderOptions { thread?: boolean; threads?: number; timeoutMs?: number }
+
+export function apiReader(db: DB, log: Logger, opts: ApiReaderOptions = {}): ApiReader {
+  if (!(opts.thread ?? !db.memory)) return inlineReader(db);
+  const threads = opts.threads !== undefined && Number.isInteger(opts.threads) && opts.threads > 0 ? opts.threads : READER_THREADS;
+  return new ReaderPool(db.name, log, threads, opts.timeoutMs ?? READ_TIMEOUT_MS);
 }
 
 /**
@@ -46,20 +58,51 @@ function inlineReader(db: DB): ApiReader {
   return { read: async (r) => Buffer.from(runApiRead(db, r)), warm: () => undefined, close: async () => undefined };
 }
 
-interface Waiting { resolve(b: Buffer): void; reject(e: Error): void; timer: NodeJS.Timeout }
+interface Waiting { read: ApiRead; cost: number; resolve(b: Buffer): void; reject(e: Error): void; timer: NodeJS.Timeout }
 
-class ThreadReader implements ApiReader {
-  private worker: Worker | null = null;
-  private readonly waiting = new Map<number, Waiting>();
-  private nextId = 1;
+class ReaderPool implements ApiReader {
+  private readonly lanes: ReaderLane[];
+  private readonly costs = new ReadCosts();
   private closed = false;
 
-  constructor(private readonly file: string, private readonly log: Logger, private readonly timeoutMs: number) {}
+  constructor(file: string, log: Logger, threads: number, timeoutMs: number) {
+    this.lanes = Array.from({ length: threads }, (_, i) => new ReaderLane(file, log, timeoutMs, i, this.costs));
+  }
 
-  warm(): void { if (!this.closed) this.thread(); }
+  warm(): void { if (!this.closed) for (const lane of this.lanes) lane.thread(); }
+
+  read(r: ApiRead): Promise<Buffer> {
+    if (this.closed) return Promise.reject(new Errors.CW_API_BUSY('the collector is stopping'));
+    let waiting = 0;
+    for (const lane of this.lanes) waiting += lane.waiting.size;
+    if (waiting >= MAX_QUEUED) return Promise.reject(new Errors.CW_API_BUSY(`${MAX_QUEUED} reads already waiting`));
+    // The lane whose queued reads are expected to finish first; on a tie the first (an idle lane has none).
+    let best = this.lanes[0]!;
+    for (const lane of this.lanes) if (lane.backlogMs < best.backlogMs) best = lane;
+    return best.read(r, this.costs.estimate(r));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.lanes.map((lane) => lane.close()));
+  }
+}
+
+/** One reader thread and the reads it holds, with their expected cost in all (backlogMs). */
+class ReaderLane {
+  worker: Worker | null = null;
+  readonly waiting = new Map<number, Waiting>();
+  backlogMs = 0;
+  /** Reads answered, for tests and diagnostics. */
+  served = 0;
+  private nextId = 1;
+  private closing = false;
+
+  constructor(private readonly file: string, private readonly log: Logger, private readonly timeoutMs: number,
+    private readonly index: number, private readonly costs: ReadCosts) {}
 
   /** Started by warm() (the collector listening) or the first read; after a loss, by the next read. */
-  private thread(): Worker {
+  thread(): Worker {
     if (this.worker) return this.worker;
     const w = new Worker(ENTRY, { workerData: { file: this.file } satisfies ReaderWorkerData });
     w.unref();
@@ -69,13 +112,12 @@ class ThreadReader implements ApiReader {
     return this.worker = w;
   }
 
-  read(r: ApiRead): Promise<Buffer> {
-    if (this.closed) return Promise.reject(new Errors.CW_API_BUSY('the collector is stopping'));
-    if (this.waiting.size >= MAX_QUEUED) return Promise.reject(new Errors.CW_API_BUSY(`${MAX_QUEUED} reads already waiting`));
+  read(r: ApiRead, cost: number): Promise<Buffer> {
     const w = this.thread(), id = this.nextId++;
     return new Promise<Buffer>((resolve, reject) => {
       const timer = setTimeout(() => this.lost(w, new Error(`an API read ran past ${this.timeoutMs} ms`)), this.timeoutMs);
-      this.waiting.set(id, { resolve, reject, timer });
+      this.waiting.set(id, { read: r, cost, resolve, reject, timer });
+      this.backlogMs += cost;
       w.postMessage({ id, read: r } satisfies ToReader);
     });
   }
@@ -85,6 +127,9 @@ class ThreadReader implements ApiReader {
     if (!w) return;
     this.waiting.delete(m.id);
     clearTimeout(w.timer);
+    this.backlogMs = this.waiting.size ? Math.max(0, this.backlogMs - w.cost) : 0;
+    this.served++;
+    this.costs.learn(w.read, m.ms);
     if ('body' in m) w.resolve(Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength));
     else w.reject(new Error(`API read failed: ${m.error}`));
   }
@@ -94,14 +139,15 @@ class ThreadReader implements ApiReader {
     if (w !== this.worker) return;
     this.worker = null;
     void w.terminate();
-    if (!this.closed) this.log.error({ err, reads: this.waiting.size }, 'API reader thread lost; its reads fail and the next read starts a new one');
+    if (!this.closing) this.log.error({ err, thread: this.index, reads: this.waiting.size }, 'API reader thread lost; its reads fail and the next read starts a new one');
     const held = [...this.waiting.values()];
     this.waiting.clear();
+    this.backlogMs = 0;
     for (const h of held) { clearTimeout(h.timer); h.reject(err); }
   }
 
   async close(): Promise<void> {
-    this.closed = true;
+    this.closing = true;
     const w = this.worker;
     if (!w) return;
     this.lost(w, new Errors.CW_API_BUSY('the collector is stopping'));

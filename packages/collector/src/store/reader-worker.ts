@@ -2,10 +2,11 @@
  * Worker-thread entry of the API reader: its own better-sqlite3 connection on the collector's
  * WAL file (readers never wait for the ingest writer), query_only so this thread cannot write.
  * Requests run one at a time, in arrival order; each answer is the response body, UTF-8, its
- * buffer transferred (not copied) to the main thread.
+ * buffer transferred (not copied) to the main thread, with the read's time on this thread (the
+ * pool learns what reads cost from it: plugins/read-costs.ts).
  *
  * Protocol (parentPort), in:  { id, read: ApiRead }
- *                        out: { t: 'ready' } | { id, body: Uint8Array } | { id, error: string }
+ *                        out: { t: 'ready' } | { id, ms, body: Uint8Array } | { id, ms, error: string }
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { openDb } from './db.js';
@@ -13,7 +14,7 @@ import { runApiRead, type ApiRead } from './api-reads.js';
 
 export interface ReaderWorkerData { file: string }
 export type ToReader = { id: number; read: ApiRead };
-export type FromReader = { t: 'ready' } | { id: number; body: Uint8Array } | { id: number; error: string };
+export type FromReader = { t: 'ready' } | { id: number; ms: number; body: Uint8Array } | { id: number; ms: number; error: string };
 
 const port = parentPort!;
 const db = openDb((workerData as ReaderWorkerData).file);
@@ -21,8 +22,10 @@ db.pragma('query_only = ON');
 const utf8 = new TextEncoder();
 
 port.on('message', (m: ToReader) => {
+  const t0 = performance.now();
   let out: FromReader;
-  try { out = { id: m.id, body: utf8.encode(runApiRead(db, m.read)) }; } catch (err) { out = { id: m.id, error: (err as Error).message }; }
+  try { out = { id: m.id, ms: 0, body: utf8.encode(runApiRead(db, m.read)) }; } catch (err) { out = { id: m.id, ms: 0, error: (err as Error).message }; }
+  out.ms = performance.now() - t0;
   if ('body' in out) port.postMessage(out, [out.body.buffer as ArrayBuffer]); else port.postMessage(out);
 });
 port.postMessage({ t: 'ready' } satisfies FromReader);

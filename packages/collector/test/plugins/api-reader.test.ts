@@ -1,13 +1,15 @@
-// The API reader (plugins/api-reader.ts): on a file database the alert list and search run on a
-// reader thread and answer byte for byte what inline reads answer; the bodies match the shared
-// schemas; a lost or overrunning thread fails only what it held and the next read starts a new
-// one; a backlog past MAX_QUEUED is refused with CW_API_BUSY.
+// The API reader (plugins/api-reader.ts): on a file database the alert list and search run on
+// reader threads and answer byte for byte what inline reads answer; the bodies match the shared
+// schemas; each read goes to the thread expected to be free first, so a cheap read does not wait
+// behind a known long one; a lost or overrunning thread fails only what it held and the next
+// read starts a new one; a backlog past MAX_QUEUED is refused with CW_API_BUSY.
 import t from 'tap';
 import pino from 'pino';
 import Type from 'typebox';
 import { ApiAlert, Page, compileChecker, normalizeSoftwareName } from '@chainwatch/shared';
 import { harness, software, file, sha } from '../fixtures/harness.js';
-import { apiReader, MAX_QUEUED } from '../../src/plugins/api-reader.js';
+import { apiReader, MAX_QUEUED, READER_THREADS, type ApiReader } from '../../src/plugins/api-reader.js';
+import type { ReadCosts } from '../../src/plugins/read-costs.js';
 import type { ApiRead } from '../../src/store/api-reads.js';
 
 const silent = pino({ level: 'silent' });
@@ -33,6 +35,10 @@ async function seeded(t: Parameters<typeof harness>[0], readerThread = false) {
   });
   return h;
 }
+
+/** The pool's insides, as the tests look at them. */
+interface Lane { worker: { terminate(): Promise<number> } | null; served: number; backlogMs: number }
+const insides = (r: ApiReader) => r as unknown as { lanes: Lane[]; costs: ReadCosts };
 
 const READS: Array<[string, ApiRead, 'alerts' | 'search']> = [
   ['/api/v1/alerts?limit=2', { op: 'alerts', filter: {}, limit: 2, cursor: undefined }, 'alerts'],
@@ -72,19 +78,54 @@ t.test('a lost thread fails what it held; the next read starts a new one', async
   const reader = apiReader(h.svc.db, log, { thread: true });
   t.teardown(() => reader.close());
   reader.warm();
-  t.ok((reader as unknown as { worker: unknown }).worker, 'warm() starts the thread before any read');
+  t.equal(insides(reader).lanes.length, READER_THREADS);
+  t.ok(insides(reader).lanes.every((l) => l.worker), 'warm() starts every thread before any read');
   const read: ApiRead = { op: 'alerts', filter: {}, limit: 10, cursor: undefined };
   t.equal(JSON.parse((await reader.read(read)).toString()).items.length, 9);
-  // The thread as the reader holds it: terminate it from outside, with reads in flight.
-  const inFlight = [reader.read(read), reader.read(read)];
-  await (reader as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
-  for (const p of inFlight) await p.then(() => t.pass('answered before the thread went'), (err: Error) => t.match(err.message, /API reader exited/));
+  // A thread as the pool holds it: terminate it from outside, with reads in flight on both.
+  const [first, second] = insides(reader).lanes;
+  const inFlight = [reader.read(read), reader.read(read), reader.read(read), reader.read(read)];
+  t.ok(first!.backlogMs > 0 && second!.backlogMs > 0, 'the reads are spread over both threads');
+  const servedBefore = second!.served;
+  await first!.worker!.terminate();
+  const outcomes = await Promise.all(inFlight.map((p) => p.then(() => 'ok', (err: Error) => err.message)));
+  t.ok(outcomes.every((o) => o === 'ok' || /API reader exited/.test(o)), `each read answered or failed with the loss: ${outcomes}`);
+  t.equal(second!.served - servedBefore, 2, 'the other thread answered its own reads');
+  t.equal(first!.backlogMs, 0, 'the lost thread holds nothing');
   t.equal(JSON.parse((await reader.read(read)).toString()).items.length, 9, 'a new thread answers');
+  t.ok(first!.worker, 'the next read started a new thread in the lost one\'s place');
 
   const slow = apiReader(h.svc.db, log, { thread: true, timeoutMs: 1 });
   t.teardown(() => slow.close());
   await t.rejects(slow.read(read), /ran past 1 ms/, 'a read past its time costs the thread');
   t.ok(errors.some((e: any) => /API reader thread lost/.test(e.msg)), 'the loss is logged');
+});
+
+t.test('a read goes to the thread expected to be free first: cheap reads do not queue behind a long one', async (t) => {
+  const h = await seeded(t);
+  const reader = apiReader(h.svc.db, silent, { thread: true, threads: 2 });
+  t.teardown(() => reader.close());
+  const search: ApiRead = { op: 'software', key: `sw:${normalizeSoftwareName('X_TRADER')}`, limit: 100 };
+  const list: ApiRead = { op: 'alerts', filter: {}, limit: 10, cursor: undefined };
+  // Both kinds read once: the threads report each read's time, and the pool learns it.
+  const learned: Array<[string, number]> = [];
+  const costs = insides(reader).costs, learn = costs.learn.bind(costs);
+  costs.learn = (r, ms) => { learned.push([r.op, ms]); learn(r, ms); };
+  await reader.read(search); await reader.read(list);
+  t.same(learned.map(([op]) => op), ['software', 'alerts'], 'each answer carries its time on the thread');
+  t.ok(learned.every(([, ms]) => ms > 0 && ms < 10_000), `times are plausible: ${JSON.stringify(learned)}`);
+  // Timing on a test machine varies: teach the costs a fleet-sized store has (search 60 ms, list 1 ms).
+  for (let i = 0; i < 20; i++) { learn(search, 60); learn(list, 1); }
+  const [a, b] = insides(reader).lanes;
+  const before = [a!.served, b!.served];
+  const answers = await Promise.all([reader.read(search), reader.read(list), reader.read(list), reader.read(list)]);
+  t.same([a!.served - before[0]!, b!.served - before[1]!], [1, 3], 'the search took one thread, the three lists the other');
+  t.same(answers.slice(1).map((x) => JSON.parse(x.toString()).items.length), [9, 9, 9]);
+  t.ok(JSON.parse(answers[0]!.toString()).hosts.length > 0, 'the search answered');
+  // With the costs the same, reads alternate: each goes where less is queued.
+  const [c, d] = [a!.served, b!.served];
+  await Promise.all([reader.read(list), reader.read(list), reader.read(list), reader.read(list)]);
+  t.same([a!.served - c, b!.served - d], [2, 2], 'equal reads are shared');
 });
 
 t.test('past MAX_QUEUED waiting reads, more are refused with CW_API_BUSY (503)', async (t) => {
