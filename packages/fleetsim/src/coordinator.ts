@@ -126,18 +126,21 @@ export async function runSimulation(o: SimOptions, log: (msg: string) => void): 
       { name: 'search_software', path: `/api/v1/search/software?name=${encodeURIComponent(model.commonPackage())}&limit=100` },
     ],
   } : null;
+  let load = null as RunningLoad | null;
   try {
     await pool.start(configs, o.workerNice);
     const workerNice = pool.niceness();
+    // One API load from the hold (or the sync) to the end of the churn, split by phase: its connections open once.
+    const apiLoad = (): RunningLoad | null => (api ? load ??= startApiLoad(o.url, api.token, api.targets, o.apiRate) : null);
     const step = async (phase: Phase, label = phase.phase, withApi = false) => {
       log(`phase ${label}…`);
-      const load: RunningLoad | null = withApi && api ? startApiLoad(o.url, api.token, api.targets, o.apiRate) : null;
+      const phaseLoad = withApi ? apiLoad() : null;
       const start = Date.now();
       const res = await pool.run(phase, o.phaseTimeout);
       const end = Date.now();
       const s = mergeStats(res.map((r) => r.stats));
       totals.push(s);
-      const rep = phaseReport(label, start, end, s, load ? await load.stop() : undefined);
+      const rep = phaseReport(label, start, end, s, phaseLoad?.take());
       phases.push(rep);
       log(`phase ${label}: ${rep.seconds} s${rep.items_per_s ? `, ${rep.items_per_s} items/s, ack p99 ${rep.ack_ms!.p99} ms` : ''}`);
       return res;
@@ -146,14 +149,15 @@ export async function runSimulation(o: SimOptions, log: (msg: string) => void): 
     await step({ phase: 'connect' });
     if (o.hold > 0) {
       log('phase hold…');
-      const load = api ? startApiLoad(o.url, api.token, api.targets, o.apiRate) : null;
+      const holdLoad = apiLoad();
       const start = Date.now();
       await new Promise((r) => setTimeout(r, o.hold * 1000));
-      phases.push({ phase: 'hold', start, end: Date.now(), seconds: o.hold, ...(load ? { api: await load.stop() } : {}) });
+      phases.push({ phase: 'hold', start, end: Date.now(), seconds: o.hold, ...(holdLoad ? { api: holdLoad.take() } : {}) });
     }
     await step({ phase: 'sync' }, 'sync', true);
     if (o.storm > 0) await step({ phase: 'storm', changes: o.storm }, 'storm', true);
     if (o.duration > 0) await step({ phase: 'churn', durationS: o.duration, intervalS: o.deltaInterval, changes: Math.max(1, Math.round(o.items * o.churn)), reconnectShare: o.reconnectShare }, 'churn', true);
+    if (load) { await load.stop(); load = null; }
     const hosts = (await pool.run({ phase: 'report' }, o.phaseTimeout)).flatMap((r) => r.hosts ?? []);
     await step({ phase: 'close' });
     const all = mergeStats(totals);
@@ -167,6 +171,7 @@ export async function runSimulation(o: SimOptions, log: (msg: string) => void): 
       && (raised === null || raised === planted);
     return { run_tag: o.runTag, feed: model.feed, agents: o.agents, items: o.items, workers: configs.length, deflate: o.deflate, worker_nice: workerNice, phases, counts: counted, alerts: { planted, raised }, ok };
   } finally {
+    if (load) await load.stop();
     pool.stop();
     ep.agent.destroy();
   }
