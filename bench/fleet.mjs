@@ -115,7 +115,8 @@ const LOADED_ROUTES = new Map([['/api/v1/alerts', 'alerts'], ['/api/v1/search/fi
 /**
  * From the collector's /metrics: its memory by kind (chainwatch_process_memory_bytes, MB), its
  * main thread's event loop delay since the previous scrape (p99 and max, ms), and the cumulative
- * server-side duration buckets of the loaded API routes (route name → upper bound in s → count); null when it does not answer.
+ * server-side duration buckets of the loaded API routes (route name → upper bound in s → count)
+ * and of the reads on the API reader threads (`<op>_wait`, `<op>_run`); null when it does not answer.
  */
 function scrapeMetrics(url, ca) {
   return new Promise((resolve) => {
@@ -131,7 +132,10 @@ function scrapeMetrics(url, ca) {
           const name = LOADED_ROUTES.get(route);
           if (name) (api[name] ??= {})[le] = Number(n);
         }
-        resolve(Object.keys(kinds).length ? { t: Date.now(), memory: kinds, loop, api } : null);
+        // Reads on the reader threads: `${op}_wait` (queued for a thread) and `${op}_run` (on it).
+        const reads = {};
+        for (const [, op, part, le, n] of body.matchAll(/^chainwatch_api_read_seconds_bucket\{op="([a-z]+)",part="([a-z]+)",le="([^"]+)"\} (\d+)/gm)) (reads[`${op}_${part}`] ??= {})[le] = Number(n);
+        resolve(Object.keys(kinds).length ? { t: Date.now(), memory: kinds, loop, api, reads } : null);
       });
     });
     req.on('error', () => resolve(null)).on('timeout', () => { req.destroy(); resolve(null); });
@@ -196,7 +200,9 @@ try {
     if (!before || !after) return null;
     const sum = (api) => { const s = {}; for (const b of Object.values(api)) for (const [le, n] of Object.entries(b)) s[le] = (s[le] ?? 0) + n; return s; };
     const byRoute = Object.fromEntries([...LOADED_ROUTES.values()].map((name) => [name, p99Of(before.api[name] ?? {}, after.api[name] ?? {})]));
-    return { ...p99Of(sum(before.api), sum(after.api)), by_route: byRoute };
+    const reads = Object.fromEntries(Object.keys(after.reads ?? {}).filter((k) => !k.startsWith('gauges')).sort()
+      .map((k) => [k, p99Of(before.reads?.[k] ?? {}, after.reads[k])]).filter(([, v]) => v));
+    return { ...p99Of(sum(before.api), sum(after.api)), by_route: byRoute, reader_threads: reads };
   };
   // Idle connections: RSS at the end of the hold (every agent connected, nothing sent yet) minus before.
   const holdRss = within(ph.hold).map((s) => s.rss);

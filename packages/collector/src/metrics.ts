@@ -60,7 +60,10 @@ export class Metrics {
   // From the request read to the response sent, in this process: the client's own latency adds the
   // network and any wait before the main thread read the request.
   readonly api = new Histogram('chainwatch_api_request_duration_seconds', 'API request duration in the collector, by route',
-    [0.001, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
+    [0.001, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.5, 1, 2.5, 5, 10]);
+  // Where a read's share of that goes (plugins/api-reader.ts): queued for a reader thread, then on it.
+  readonly apiRead = new Histogram('chainwatch_api_read_seconds', 'API reads on the reader threads, by op and part (wait: queued for a thread; run: on it)',
+    [0.001, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.5, 1, 2.5, 5, 10]);
   private readonly gauges = new Map<string, Gauge>();
   private readonly started = Date.now();
 
@@ -72,6 +75,9 @@ export class Metrics {
   frameRejected(code: string): void { this.rejected.inc(1, { code }); }
   retroHuntDone(seconds: number, alerts: number): void { this.retro.observe(seconds); if (alerts) this.alerts.inc(alerts, { origin: 'retro' }); }
   apiRequestDone(route: string, seconds: number): void { this.api.observe(seconds, { route }); }
+  apiReadDone(op: string, waitSeconds: number, runSeconds: number): void {
+    this.apiRead.observe(waitSeconds, { op, part: 'wait' }); this.apiRead.observe(runSeconds, { op, part: 'run' });
+  }
 
   render(): string {
     const out: string[] = [
@@ -79,7 +85,7 @@ export class Metrics {
       `chainwatch_up_seconds ${((Date.now() - this.started) / 1000).toFixed(0)}`,
     ];
     for (const c of [this.batches, this.items, this.rejected, this.alerts, this.downloads]) out.push(...c.render());
-    out.push(...this.retro.render(), ...this.api.render());
+    out.push(...this.retro.render(), ...this.api.render(), ...this.apiRead.render());
     for (const g of this.gauges.values()) {
       let v: ReturnType<Gauge['read']>;
       try { v = g.read(); } catch { continue; }

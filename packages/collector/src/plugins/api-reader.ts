@@ -38,12 +38,16 @@ export interface ApiReader {
   close(): Promise<void>;
 }
 
-export interface ApiReaderOptions { thread?: boolean; threads?: number; timeoutMs?: number }
+export interface ApiReaderOptions {
+  thread?: boolean; threads?: number; timeoutMs?: number;
+  /** Told of each answered read: ms waiting for its thread (queued, the message passing), ms running on it. */
+  onRead?: (op: ApiRead['op'], waitMs: number, runMs: number) => void;
+}
 
 export function apiReader(db: DB, log: Logger, opts: ApiReaderOptions = {}): ApiReader {
   if (!(opts.thread ?? !db.memory)) return inlineReader(db);
   const threads = opts.threads !== undefined && Number.isInteger(opts.threads) && opts.threads > 0 ? opts.threads : READER_THREADS;
-  return new ReaderPool(db.name, log, threads, opts.timeoutMs ?? READ_TIMEOUT_MS);
+  return new ReaderPool(db.name, log, threads, opts.timeoutMs ?? READ_TIMEOUT_MS, opts.onRead);
 }
 
 /**
@@ -58,15 +62,16 @@ function inlineReader(db: DB): ApiReader {
   return { read: async (r) => Buffer.from(runApiRead(db, r)), warm: () => undefined, close: async () => undefined };
 }
 
-interface Waiting { read: ApiRead; cost: number; resolve(b: Buffer): void; reject(e: Error): void; timer: NodeJS.Timeout }
+interface Waiting { read: ApiRead; cost: number; sentAt: number; resolve(b: Buffer): void; reject(e: Error): void; timer: NodeJS.Timeout }
+type OnRead = NonNullable<ApiReaderOptions['onRead']>;
 
 class ReaderPool implements ApiReader {
   private readonly lanes: ReaderLane[];
   private readonly costs = new ReadCosts();
   private closed = false;
 
-  constructor(file: string, log: Logger, threads: number, timeoutMs: number) {
-    this.lanes = Array.from({ length: threads }, (_, i) => new ReaderLane(file, log, timeoutMs, i, this.costs));
+  constructor(file: string, log: Logger, threads: number, timeoutMs: number, onRead?: OnRead) {
+    this.lanes = Array.from({ length: threads }, (_, i) => new ReaderLane(file, log, timeoutMs, i, this.costs, onRead));
   }
 
   warm(): void { if (!this.closed) for (const lane of this.lanes) lane.thread(); }
@@ -99,7 +104,7 @@ class ReaderLane {
   private closing = false;
 
   constructor(private readonly file: string, private readonly log: Logger, private readonly timeoutMs: number,
-    private readonly index: number, private readonly costs: ReadCosts) {}
+    private readonly index: number, private readonly costs: ReadCosts, private readonly onRead?: OnRead) {}
 
   /** Started by warm() (the collector listening) or the first read; after a loss, by the next read. */
   thread(): Worker {
@@ -116,7 +121,7 @@ class ReaderLane {
     const w = this.thread(), id = this.nextId++;
     return new Promise<Buffer>((resolve, reject) => {
       const timer = setTimeout(() => this.lost(w, new Error(`an API read ran past ${this.timeoutMs} ms`)), this.timeoutMs);
-      this.waiting.set(id, { read: r, cost, resolve, reject, timer });
+      this.waiting.set(id, { read: r, cost, sentAt: performance.now(), resolve, reject, timer });
       this.backlogMs += cost;
       w.postMessage({ id, read: r } satisfies ToReader);
     });
@@ -130,6 +135,7 @@ class ReaderLane {
     this.backlogMs = this.waiting.size ? Math.max(0, this.backlogMs - w.cost) : 0;
     this.served++;
     this.costs.learn(w.read, m.ms);
+    this.onRead?.(w.read.op, Math.max(0, performance.now() - w.sentAt - m.ms), m.ms);
     if ('body' in m) w.resolve(Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength));
     else w.reject(new Error(`API read failed: ${m.error}`));
   }

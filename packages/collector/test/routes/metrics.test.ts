@@ -50,6 +50,15 @@ for (const readerThread of [false, true]) {
     t.equal(gauge(body, 'chainwatch_jobs_running'), 0);
     t.match(body, /^chainwatch_alerts\{status="open"\} 1$/m);
     t.match(body, /^chainwatch_alerts\{status="acknowledged"\} 1$/m);
+    if (!readerThread) return;
+    // Reads on the threads report their wait and their run, by op.
+    const reads = (text: string, op: string, part: string): number =>
+      Number(new RegExp(`^chainwatch_api_read_seconds_count\\{op="${op}",part="${part}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+    for (let i = 0; i < 2; i++) t.equal((await h.call('viewer', 'GET', '/api/v1/alerts?limit=5')).status, 200);
+    const after = (await h.call(null, 'GET', '/metrics')).body;
+    t.ok(reads(after, 'alerts', 'wait') - reads(body, 'alerts', 'wait') >= 2, 'each alert page\'s wait for a thread is counted');
+    t.equal(reads(after, 'alerts', 'run') - reads(body, 'alerts', 'run'), reads(after, 'alerts', 'wait') - reads(body, 'alerts', 'wait'), 'and its run, once each');
+    t.ok(reads(after, 'gauges', 'run') >= 1, 'the scrape\'s own store counts are reads too');
   });
 }
 
@@ -79,6 +88,6 @@ t.test('API request durations: one series per route pattern, not per URL; /metri
   t.equal(apiCount(after, '/api/v1/alerts/:id') - apiCount(before, '/api/v1/alerts/:id'), 1, 'a refused request is timed under its route');
   t.notMatch(after, /route="\/api\/v1\/no-such-thing"|route="\/metrics"|limit=/, 'no series for unknown paths, /metrics or raw URLs');
   const buckets = [...after.matchAll(/^chainwatch_api_request_duration_seconds_bucket\{route="\/api\/v1\/alerts",le="([^"]+)"\} (\d+)$/gm)].map((m) => Number(m[2]));
-  t.ok(buckets.length === 14 && buckets.every((n, i) => i === 0 || n >= buckets[i - 1]!), 'cumulative buckets, +Inf last');
+  t.ok(buckets.length === 16 && buckets.every((n, i) => i === 0 || n >= buckets[i - 1]!), 'cumulative buckets, +Inf last');
   t.equal(buckets[buckets.length - 1], apiCount(after, '/api/v1/alerts'), '+Inf equals the count');
 });
