@@ -116,7 +116,7 @@ const LOADED_ROUTES = new Map([['/api/v1/alerts', 'alerts'], ['/api/v1/search/fi
  * From the collector's /metrics: its memory by kind (chainwatch_process_memory_bytes, MB), its
  * main thread's event loop delay since the previous scrape (p99 and max, ms), and the cumulative
  * server-side duration buckets of the loaded API routes (route name → upper bound in s → count)
- * and of the reads on the API reader threads (`<op>_wait`, `<op>_run`); null when it does not answer.
+ * and of the reads on the API reader threads (`<op>_queue`, `<op>_run`, `<op>_reply`); null when it does not answer.
  */
 function scrapeMetrics(url, ca) {
   return new Promise((resolve) => {
@@ -132,7 +132,7 @@ function scrapeMetrics(url, ca) {
           const name = LOADED_ROUTES.get(route);
           if (name) (api[name] ??= {})[le] = Number(n);
         }
-        // Reads on the reader threads: `${op}_wait` (queued for a thread) and `${op}_run` (on it).
+        // Reads on the reader threads: `${op}_queue`, `${op}_run`, `${op}_reply` (plugins/api-reader.ts).
         const reads = {};
         for (const [, op, part, le, n] of body.matchAll(/^chainwatch_api_read_seconds_bucket\{op="([a-z]+)",part="([a-z]+)",le="([^"]+)"\} (\d+)/gm)) (reads[`${op}_${part}`] ??= {})[le] = Number(n);
         resolve(Object.keys(kinds).length ? { t: Date.now(), memory: kinds, loop, api, reads } : null);

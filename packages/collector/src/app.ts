@@ -87,7 +87,7 @@ export async function build(opts: BuildOptions): Promise<Collector> {
   });
 
   // The alert list and search run on a reader thread (file databases): off the loop that serves agents.
-  const reader = apiReader(opts.svc.db, opts.svc.log, { thread: opts.readerThread, onRead: (op, waitMs, runMs) => metrics.apiReadDone(op, waitMs / 1000, runMs / 1000) });
+  const reader = apiReader(opts.svc.db, opts.svc.log, { thread: opts.readerThread, onRead: (op, t) => metrics.apiReadDone(op, t) });
   app.addHook('onListen', async () => { reader.warm(); });
   app.addHook('onClose', async () => { await reader.close(); });
   await app.register(rateLimit, { global: false });

@@ -61,8 +61,8 @@ export class Metrics {
   // network and any wait before the main thread read the request.
   readonly api = new Histogram('chainwatch_api_request_duration_seconds', 'API request duration in the collector, by route',
     [0.001, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.5, 1, 2.5, 5, 10]);
-  // Where a read's share of that goes (plugins/api-reader.ts): queued for a reader thread, then on it.
-  readonly apiRead = new Histogram('chainwatch_api_read_seconds', 'API reads on the reader threads, by op and part (wait: queued for a thread; run: on it)',
+  // Where a read's share of that goes (plugins/api-reader.ts): queued for a reader thread, on it, its answer waiting for the main thread.
+  readonly apiRead = new Histogram('chainwatch_api_read_seconds', 'API reads on the reader threads, by op and part (queue: before its thread started it; run: on it; reply: the answer waiting for the main thread)',
     [0.001, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.5, 1, 2.5, 5, 10]);
   private readonly gauges = new Map<string, Gauge>();
   private readonly started = Date.now();
@@ -75,8 +75,10 @@ export class Metrics {
   frameRejected(code: string): void { this.rejected.inc(1, { code }); }
   retroHuntDone(seconds: number, alerts: number): void { this.retro.observe(seconds); if (alerts) this.alerts.inc(alerts, { origin: 'retro' }); }
   apiRequestDone(route: string, seconds: number): void { this.api.observe(seconds, { route }); }
-  apiReadDone(op: string, waitSeconds: number, runSeconds: number): void {
-    this.apiRead.observe(waitSeconds, { op, part: 'wait' }); this.apiRead.observe(runSeconds, { op, part: 'run' });
+  apiReadDone(op: string, t: { queueMs: number; runMs: number; replyMs: number }): void {
+    this.apiRead.observe(t.queueMs / 1000, { op, part: 'queue' });
+    this.apiRead.observe(t.runMs / 1000, { op, part: 'run' });
+    this.apiRead.observe(t.replyMs / 1000, { op, part: 'reply' });
   }
 
   render(): string {

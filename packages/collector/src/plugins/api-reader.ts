@@ -38,10 +38,13 @@ export interface ApiReader {
   close(): Promise<void>;
 }
 
+/** queueMs: behind other reads on its thread, and the message there; replyMs: the answer waiting for this thread's event loop. */
+export interface ReadTimes { queueMs: number; runMs: number; replyMs: number }
+
 export interface ApiReaderOptions {
   thread?: boolean; threads?: number; timeoutMs?: number;
-  /** Told of each answered read: ms waiting for its thread (queued, the message passing), ms running on it. */
-  onRead?: (op: ApiRead['op'], waitMs: number, runMs: number) => void;
+  /** Told of each answered read, in ms: from sent to started on its thread, running there, from answered to taken by this thread. */
+  onRead?: (op: ApiRead['op'], t: ReadTimes) => void;
 }
 
 export function apiReader(db: DB, log: Logger, opts: ApiReaderOptions = {}): ApiReader {
@@ -62,6 +65,7 @@ function inlineReader(db: DB): ApiReader {
   return { read: async (r) => Buffer.from(runApiRead(db, r)), warm: () => undefined, close: async () => undefined };
 }
 
+/** sentAt: ms since the epoch (performance.timeOrigin-based, comparable with the thread's doneAt). */
 interface Waiting { read: ApiRead; cost: number; sentAt: number; resolve(b: Buffer): void; reject(e: Error): void; timer: NodeJS.Timeout }
 type OnRead = NonNullable<ApiReaderOptions['onRead']>;
 
@@ -121,7 +125,7 @@ class ReaderLane {
     const w = this.thread(), id = this.nextId++;
     return new Promise<Buffer>((resolve, reject) => {
       const timer = setTimeout(() => this.lost(w, new Error(`an API read ran past ${this.timeoutMs} ms`)), this.timeoutMs);
-      this.waiting.set(id, { read: r, cost, sentAt: performance.now(), resolve, reject, timer });
+      this.waiting.set(id, { read: r, cost, sentAt: performance.timeOrigin + performance.now(), resolve, reject, timer });
       this.backlogMs += cost;
       w.postMessage({ id, read: r } satisfies ToReader);
     });
@@ -135,7 +139,8 @@ class ReaderLane {
     this.backlogMs = this.waiting.size ? Math.max(0, this.backlogMs - w.cost) : 0;
     this.served++;
     this.costs.learn(w.read, m.ms);
-    this.onRead?.(w.read.op, Math.max(0, performance.now() - w.sentAt - m.ms), m.ms);
+    const now = performance.timeOrigin + performance.now();
+    this.onRead?.(w.read.op, { queueMs: Math.max(0, m.doneAt - m.ms - w.sentAt), runMs: m.ms, replyMs: Math.max(0, now - m.doneAt) });
     if ('body' in m) w.resolve(Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength));
     else w.reject(new Error(`API read failed: ${m.error}`));
   }
