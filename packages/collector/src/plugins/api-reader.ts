@@ -7,10 +7,11 @@
  * API reads and the garbage they left).
  *
  * Two threads, and each read goes to the one expected to be free first (read-costs.ts). With
- * one thread, an alert page (~1 ms) waited behind a search for a package every host holds
+ * one thread, a hash search (~1 ms) waited behind a search for a package every host holds
  * (12 ms on a quiet 10,000-host store, 30–60 ms beside a storming writer, whose commits start
- * every read with a cold page cache): at 10,000 agents every stream's p98–p99 was 240–480 ms
- * of such waiting, while the same reads run apart peaked at 15 ms.
+ * every read with a cold page cache): its p50 there was 34 ms and its p99 185 ms, while the
+ * same reads run apart peaked at 15 ms. Both threads still take such searches, so in the fleet
+ * bench's storm and churn cheap reads queue up to 75–100 ms (chainwatch_api_read_seconds).
  *
  * A thread answers in arrival order. At most MAX_QUEUED reads wait in all (more: CW_API_BUSY,
  * 503); one that runs past READ_TIMEOUT_MS costs its thread (SQLite cannot be interrupted from
