@@ -29,6 +29,9 @@ class Counter {
   }
 }
 
+/** Request-scale latencies, seconds: fine below 250 ms, where the API's target is. */
+const LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.5, 1, 2.5, 5, 10];
+
 class Histogram {
   private readonly series = new Map<string, { labels: Labels; counts: number[]; sum: number; n: number }>();
   constructor(readonly name: string, readonly help: string, readonly buckets: number[]) {}
@@ -59,11 +62,10 @@ export class Metrics {
   readonly retro = new Histogram('chainwatch_retro_hunt_duration_seconds', 'Retro-hunt job duration', [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300]);
   // From the request read to the response sent, in this process: the client's own latency adds the
   // network and any wait before the main thread read the request.
-  readonly api = new Histogram('chainwatch_api_request_duration_seconds', 'API request duration in the collector, by route',
-    [0.001, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.5, 1, 2.5, 5, 10]);
+  readonly api = new Histogram('chainwatch_api_request_duration_seconds', 'API request duration in the collector, by route', LATENCY_BUCKETS);
   // Where a read's share of that goes (plugins/api-reader.ts): queued for a reader thread, on it, its answer waiting for the main thread.
   readonly apiRead = new Histogram('chainwatch_api_read_seconds', 'API reads on the reader threads, by op and part (queue: before its thread started it; run: on it; reply: the answer waiting for the main thread)',
-    [0.001, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.5, 1, 2.5, 5, 10]);
+    LATENCY_BUCKETS);
   private readonly gauges = new Map<string, Gauge>();
   private readonly started = Date.now();
 
