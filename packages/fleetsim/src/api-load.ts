@@ -11,6 +11,7 @@
  * route) two of them were each route's p99.
  */
 import autocannon from 'autocannon';
+import { Histogram } from './histogram.js';
 
 export interface ApiTarget { name: string; path: string }
 export interface ApiLatency {
@@ -26,26 +27,20 @@ export interface RunningLoad {
   stop(): Promise<ApiLatency[]>;
 }
 
-/** Value at quantile q of ascending `sorted` (nearest rank), 0 when empty. */
-export function quantile(sorted: ArrayLike<number>, q: number): number {
-  if (!sorted.length) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
-}
-
-/** Latencies of one target's responses, in one phase. */
+/** Latencies of one target's responses, in one phase (histogram.ts, as the ack latencies). */
 class Samples {
-  ms: number[] = [];
+  readonly ms = new Histogram();
   errors = 0;
   non2xx = 0;
-  firstMs: number[] = [];
+  firstRequests = 0;
+  firstMax = 0;
 
   report(name: string): ApiLatency {
-    const s = Float64Array.from(this.ms).sort();
     const round = (x: number) => Math.round(x * 100) / 100;
     return {
-      name, requests: s.length + this.firstMs.length, errors: this.errors, non2xx: this.non2xx,
-      p50: round(quantile(s, 0.5)), p99: round(quantile(s, 0.99)), max: round(s.length ? s[s.length - 1]! : 0),
-      first_on_connection: { requests: this.firstMs.length, max: round(Math.max(0, ...this.firstMs)) },
+      name, requests: this.ms.total + this.firstRequests, errors: this.errors, non2xx: this.non2xx,
+      p50: round(this.ms.quantile(0.5)), p99: round(this.ms.quantile(0.99)), max: round(this.ms.max),
+      first_on_connection: { requests: this.firstRequests, max: round(this.firstMax) },
     };
   }
 }
@@ -61,8 +56,8 @@ export function startApiLoad(url: string, token: string, targets: ApiTarget[], r
       if (status < 200 || status > 299) run.samples.non2xx++;
       // A client object per connection, and a new one when autocannon reconnects.
       const conn = (client as { conn?: object }).conn ?? client;
-      if (run.seen.has(conn)) run.samples.ms.push(ms);
-      else { run.seen.add(conn); run.samples.firstMs.push(ms); }
+      if (run.seen.has(conn)) run.samples.ms.record(ms);
+      else { run.seen.add(conn); run.samples.firstRequests++; run.samples.firstMax = Math.max(run.samples.firstMax, ms); }
     });
     inst.on('reqError', () => { run.samples.errors++; });
     return run;

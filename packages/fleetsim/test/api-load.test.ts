@@ -1,17 +1,10 @@
 // The fleet bench's API load (src/api-load.ts): one autocannon load whose responses are split
 // by take(), each connection's first response (its connect and handshake included) apart from
-// the latencies; errors and non-2xx answers counted; quantiles by nearest rank.
+// the latencies; errors and non-2xx answers counted.
 import t from 'tap';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startApiLoad, quantile } from '../src/api-load.js';
-
-t.test('quantile: nearest rank over ascending values', async (t) => {
-  const xs = Array.from({ length: 100 }, (_, i) => i + 1);
-  t.same([quantile(xs, 0.5), quantile(xs, 0.99), quantile(xs, 1)], [50, 99, 100]);
-  t.equal(quantile([], 0.99), 0);
-  t.equal(quantile([7], 0.5), 7);
-});
+import { startApiLoad } from '../src/api-load.js';
 
 t.test('take() splits the responses; first responses per connection are apart', async (t) => {
   let slowFirst = 2;
