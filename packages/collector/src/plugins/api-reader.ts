@@ -6,12 +6,14 @@
  * held all of them up for its length (the fleet bench's longest main-thread stretches were
  * API reads and the garbage they left).
  *
- * Two threads, and each read goes to the one expected to be free first (read-costs.ts). With
- * one thread, a hash search (~1 ms) waited behind a search for a package every host holds
- * (12 ms on a quiet 10,000-host store, 30–60 ms beside a storming writer, whose commits start
- * every read with a cold page cache): its p50 there was 34 ms and its p99 185 ms, while the
- * same reads run apart peaked at 15 ms. Both threads still take such searches, so in the fleet
- * bench's storm and churn cheap reads queue up to 75–100 ms (chainwatch_api_read_seconds).
+ * Three threads, and each read goes to the one expected to be free first (read-costs.ts); a read
+ * expected to run past LONG_READ_MS never goes to the last, so a cheap read always has a thread
+ * no long one holds. With one thread, a hash search (~1 ms) waited behind a search for a package
+ * every host holds (12 ms on a quiet 10,000-host store, 30–60 ms beside a storming writer, whose
+ * commits start every read with a cold page cache): its p50 there was 34 ms and its p99 185 ms,
+ * while the same reads run apart peaked at 15 ms. With two threads open to every read, the fleet
+ * bench's two concurrent software searches took both, and alert pages and hash searches queued
+ * 75–100 ms behind them at p99 in the storm and churn (chainwatch_api_read_seconds).
  *
  * A thread answers in arrival order. At most MAX_QUEUED reads wait in all (more: CW_API_BUSY,
  * 503); one that runs past READ_TIMEOUT_MS costs its thread (SQLite cannot be interrupted from
@@ -29,7 +31,9 @@ import { ReadCosts } from './read-costs.js';
 const ENTRY = new URL(`../store/reader-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
 export const MAX_QUEUED = 256;
 export const READ_TIMEOUT_MS = 60_000;
-export const READER_THREADS = 2;
+export const READER_THREADS = 3;
+/** Above this expected cost (ms), a read is long: it may take any thread but the last (with one thread, that one). */
+export const LONG_READ_MS = 10;
 
 export interface ApiReader {
   /** The response body (JSON, UTF-8) of one read. */
@@ -86,10 +90,12 @@ class ReaderPool implements ApiReader {
     let waiting = 0;
     for (const lane of this.lanes) waiting += lane.waiting.size;
     if (waiting >= MAX_QUEUED) return Promise.reject(new Errors.CW_API_BUSY(`${MAX_QUEUED} reads already waiting`));
-    // The lane whose queued reads are expected to finish first; on a tie the first (an idle lane has none).
+    const cost = this.costs.estimate(r);
+    const open = cost > LONG_READ_MS && this.lanes.length > 1 ? this.lanes.length - 1 : this.lanes.length;
+    // The open lane whose queued reads are expected to finish first; on a tie the first (an idle lane has none).
     let best = this.lanes[0]!;
-    for (const lane of this.lanes) if (lane.backlogMs < best.backlogMs) best = lane;
-    return best.read(r, this.costs.estimate(r));
+    for (let i = 1; i < open; i++) if (this.lanes[i]!.backlogMs < best.backlogMs) best = this.lanes[i]!;
+    return best.read(r, cost);
   }
 
   async close(): Promise<void> {

@@ -8,7 +8,7 @@ import pino from 'pino';
 import Type from 'typebox';
 import { ApiAlert, Page, compileChecker, normalizeSoftwareName } from '@chainwatch/shared';
 import { harness, software, file, sha } from '../fixtures/harness.js';
-import { apiReader, MAX_QUEUED, READER_THREADS, type ApiReader } from '../../src/plugins/api-reader.js';
+import { apiReader, LONG_READ_MS, MAX_QUEUED, READER_THREADS, type ApiReader } from '../../src/plugins/api-reader.js';
 import type { ReadCosts } from '../../src/plugins/read-costs.js';
 import type { ApiRead } from '../../src/store/api-reads.js';
 
@@ -75,11 +75,13 @@ t.test('a lost thread fails what it held; the next read starts a new one', async
   const h = await seeded(t);
   const errors: unknown[] = [];
   const log = pino({ level: 'error' }, { write: (line: string) => { errors.push(JSON.parse(line)); } });
-  const reader = apiReader(h.svc.db, log, { thread: true });
+  const pool = apiReader(h.svc.db, log, { thread: true });
+  t.teardown(() => pool.close());
+  pool.warm();
+  t.equal(insides(pool).lanes.length, READER_THREADS);
+  t.ok(insides(pool).lanes.every((l) => l.worker), 'warm() starts every thread before any read');
+  const reader = apiReader(h.svc.db, log, { thread: true, threads: 2 });
   t.teardown(() => reader.close());
-  reader.warm();
-  t.equal(insides(reader).lanes.length, READER_THREADS);
-  t.ok(insides(reader).lanes.every((l) => l.worker), 'warm() starts every thread before any read');
   const read: ApiRead = { op: 'alerts', filter: {}, limit: 10, cursor: undefined };
   t.equal(JSON.parse((await reader.read(read)).toString()).items.length, 9);
   // A thread as the pool holds it: terminate it from outside, with reads in flight on both.
@@ -126,6 +128,30 @@ t.test('a read goes to the thread expected to be free first: cheap reads do not 
   const [c, d] = [a!.served, b!.served];
   await Promise.all([reader.read(list), reader.read(list), reader.read(list), reader.read(list)]);
   t.same([a!.served - c, b!.served - d], [2, 2], 'equal reads are shared');
+});
+
+t.test('a long read never takes the last thread: cheap reads always have one free of long ones', async (t) => {
+  const h = await seeded(t);
+  const reader = apiReader(h.svc.db, silent, { thread: true, threads: 3 });
+  t.teardown(() => reader.close());
+  const search: ApiRead = { op: 'software', key: `sw:${normalizeSoftwareName('X_TRADER')}`, limit: 100 };
+  const list: ApiRead = { op: 'alerts', filter: {}, limit: 10, cursor: undefined };
+  const costs = insides(reader).costs;
+  for (let i = 0; i < 20; i++) { costs.learn(search, 60); costs.learn(list, 1); }
+  t.ok(costs.estimate(search) > LONG_READ_MS && costs.estimate(list) <= LONG_READ_MS, 'the search is long, the list cheap');
+  const lanes = insides(reader).lanes;
+  const served = () => lanes.map((l) => l.served);
+  let before = served();
+  // The fleet bench's burst: two searches and two lists at once, then three searches alone.
+  await Promise.all([reader.read(search), reader.read(search), reader.read(list), reader.read(list)]);
+  t.same(served().map((n, i) => n - before[i]!), [1, 1, 2], 'a search on each of the first two threads, the lists on the third');
+  before = served();
+  await Promise.all([reader.read(search), reader.read(search), reader.read(search)]);
+  t.same(served().map((n, i) => n - before[i]!), [2, 1, 0], 'searches queue on the first two rather than take the third');
+  const single = apiReader(h.svc.db, silent, { thread: true, threads: 1 });
+  t.teardown(() => single.close());
+  for (let i = 0; i < 20; i++) insides(single).costs.learn(search, 60);
+  t.ok(JSON.parse((await single.read(search)).toString()).hosts.length > 0, 'with one thread, long reads take it');
 });
 
 t.test('past MAX_QUEUED waiting reads, more are refused with CW_API_BUSY (503)', async (t) => {
