@@ -134,7 +134,7 @@ function scrapeMetrics(url, ca) {
         }
         // Reads on the reader threads: `${op}_queue`, `${op}_run`, `${op}_reply` (plugins/api-reader.ts).
         const reads = {};
-        for (const [, op, part, le, n] of body.matchAll(/^chainwatch_api_read_seconds_bucket\{op="([a-z]+)",part="([a-z]+)",le="([^"]+)"\} (\d+)/gm)) (reads[`${op}_${part}`] ??= {})[le] = Number(n);
+        for (const [, op, part, le, n] of body.matchAll(/^chainwatch_api_read_seconds_bucket\{op="([a-z]+)",part="([a-z_]+)",le="([^"]+)"\} (\d+)/gm)) (reads[`${op}_${part}`] ??= {})[le] = Number(n);
         resolve(Object.keys(kinds).length ? { t: Date.now(), memory: kinds, loop, api, reads } : null);
       });
     });

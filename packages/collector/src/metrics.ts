@@ -64,7 +64,7 @@ export class Metrics {
   // network and any wait before the main thread read the request.
   readonly api = new Histogram('chainwatch_api_request_duration_seconds', 'API request duration in the collector, by route', LATENCY_BUCKETS);
   // Where a read's share of that goes (plugins/api-reader.ts): queued for a reader thread, on it, its answer waiting for the main thread.
-  readonly apiRead = new Histogram('chainwatch_api_read_seconds', 'API reads on the reader threads, by op and part (queue: before its thread started it; run: on it; reply: the answer waiting for the main thread)',
+  readonly apiRead = new Histogram('chainwatch_api_read_seconds', 'API reads on the reader threads, by op and part (queue: before its thread started it; run: on it, of which cpu: on a CPU and cpu_wait: waiting for one; reply: the answer waiting for the main thread)',
     LATENCY_BUCKETS);
   private readonly gauges = new Map<string, Gauge>();
   private readonly started = Date.now();
@@ -77,10 +77,12 @@ export class Metrics {
   frameRejected(code: string): void { this.rejected.inc(1, { code }); }
   retroHuntDone(seconds: number, alerts: number): void { this.retro.observe(seconds); if (alerts) this.alerts.inc(alerts, { origin: 'retro' }); }
   apiRequestDone(route: string, seconds: number): void { this.api.observe(seconds, { route }); }
-  apiReadDone(op: string, t: { queueMs: number; runMs: number; replyMs: number }): void {
+  apiReadDone(op: string, t: { queueMs: number; runMs: number; replyMs: number; cpuMs?: number; cpuWaitMs?: number }): void {
     this.apiRead.observe(t.queueMs / 1000, { op, part: 'queue' });
     this.apiRead.observe(t.runMs / 1000, { op, part: 'run' });
     this.apiRead.observe(t.replyMs / 1000, { op, part: 'reply' });
+    if (t.cpuMs !== undefined) this.apiRead.observe(t.cpuMs / 1000, { op, part: 'cpu' });
+    if (t.cpuWaitMs !== undefined) this.apiRead.observe(t.cpuWaitMs / 1000, { op, part: 'cpu_wait' });
   }
 
   render(): string {

@@ -43,8 +43,12 @@ export interface ApiReader {
   close(): Promise<void>;
 }
 
-/** queueMs: behind other reads on its thread, and the message there; replyMs: the answer waiting for this thread's event loop. */
-export interface ReadTimes { queueMs: number; runMs: number; replyMs: number }
+/**
+ * queueMs: behind other reads on its thread, and the message there; replyMs: the answer waiting
+ * for this thread's event loop. Of runMs, where the kernel tells (Linux): cpuMs on a CPU,
+ * cpuWaitMs runnable but waiting for a CPU; the rest blocked (disk, locks).
+ */
+export interface ReadTimes { queueMs: number; runMs: number; replyMs: number; cpuMs?: number; cpuWaitMs?: number }
 
 export interface ApiReaderOptions {
   thread?: boolean; threads?: number; timeoutMs?: number;
@@ -147,7 +151,10 @@ class ReaderLane {
     this.served++;
     this.costs.learn(w.read, m.ms);
     const now = performance.timeOrigin + performance.now();
-    this.onRead?.(w.read.op, { queueMs: Math.max(0, m.doneAt - m.ms - w.sentAt), runMs: m.ms, replyMs: Math.max(0, now - m.doneAt) });
+    this.onRead?.(w.read.op, {
+      queueMs: Math.max(0, m.doneAt - m.ms - w.sentAt), runMs: m.ms, replyMs: Math.max(0, now - m.doneAt),
+      ...(m.cpuMs !== undefined && m.cpuWaitMs !== undefined ? { cpuMs: m.cpuMs, cpuWaitMs: m.cpuWaitMs } : {}),
+    });
     if ('body' in m) w.resolve(Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength));
     else w.reject(new Error(`API read failed: ${m.error}`));
   }

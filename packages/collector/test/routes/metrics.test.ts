@@ -59,6 +59,14 @@ for (const readerThread of [false, true]) {
     const more = (part: string) => reads(after, 'alerts', part) - reads(body, 'alerts', part);
     t.ok(more('queue') >= 2, 'each alert page\'s wait for its thread is counted');
     t.same([more('run'), more('reply')], [more('queue'), more('queue')], 'and its run and reply, once each');
+    if (process.platform === 'linux') {
+      // Split of the run from the kernel's per-thread counters: on a CPU, and waiting for one.
+      t.same([more('cpu'), more('cpu_wait')], [more('run'), more('run')], 'on Linux, each run\'s CPU time and wait for a CPU, once each');
+      const sum = (part: string) => Number(new RegExp(`^chainwatch_api_read_seconds_sum\\{op="alerts",part="${part}"\\} (\\S+)$`, 'm').exec(after)?.[1]);
+      // The kernel updates a running thread's CPU time at its scheduler tick (4 ms at HZ=250): one tick of slack per read.
+      t.ok(sum('cpu') >= 0 && sum('cpu_wait') >= 0 && sum('cpu') + sum('cpu_wait') <= sum('run') + 0.01 * more('run'),
+        `CPU and its wait fit within the run: ${sum('cpu')} + ${sum('cpu_wait')} <= ${sum('run')}`);
+    }
     t.ok(reads(after, 'gauges', 'run') >= 1, 'the scrape\'s own store counts are reads too');
   });
 }
