@@ -116,7 +116,8 @@ const LOADED_ROUTES = new Map([['/api/v1/alerts', 'alerts'], ['/api/v1/search/fi
  * From the collector's /metrics: its memory by kind (chainwatch_process_memory_bytes, MB), its
  * main thread's event loop delay since the previous scrape (p99 and max, ms), and the cumulative
  * server-side duration buckets of the loaded API routes (route name → upper bound in s → count)
- * and of the reads on the API reader threads (`<op>_queue`, `<op>_run`, `<op>_reply`); null when it does not answer.
+ * and of the reads on the API reader threads (`<op>_<part>`: queue, run, cpu, cpu_wait, reply), reads
+ * shared by op; null when it does not answer.
  */
 function scrapeMetrics(url, ca) {
   return new Promise((resolve) => {
@@ -135,7 +136,10 @@ function scrapeMetrics(url, ca) {
         // Reads on the reader threads: `${op}_queue`, `${op}_run`, `${op}_reply` (plugins/api-reader.ts).
         const reads = {};
         for (const [, op, part, le, n] of body.matchAll(/^chainwatch_api_read_seconds_bucket\{op="([a-z]+)",part="([a-z_]+)",le="([^"]+)"\} (\d+)/gm)) (reads[`${op}_${part}`] ??= {})[le] = Number(n);
-        resolve(Object.keys(kinds).length ? { t: Date.now(), memory: kinds, loop, api, reads } : null);
+        // Reads answered with the answer of the same read already out, by op.
+        const shared = {};
+        for (const [, op, n] of body.matchAll(/^chainwatch_api_reads_shared_total\{op="([a-z]+)"\} (\d+)/gm)) shared[op] = Number(n);
+        resolve(Object.keys(kinds).length ? { t: Date.now(), memory: kinds, loop, api, reads, shared } : null);
       });
     });
     req.on('error', () => resolve(null)).on('timeout', () => { req.destroy(); resolve(null); });
@@ -202,7 +206,8 @@ try {
     const byRoute = Object.fromEntries([...LOADED_ROUTES.values()].map((name) => [name, p99Of(before.api[name] ?? {}, after.api[name] ?? {})]));
     const reads = Object.fromEntries(Object.keys(after.reads ?? {}).filter((k) => !k.startsWith('gauges')).sort()
       .map((k) => [k, p99Of(before.reads?.[k] ?? {}, after.reads[k])]).filter(([, v]) => v));
-    return { ...p99Of(sum(before.api), sum(after.api)), by_route: byRoute, reader_threads: reads };
+    const shared = Object.fromEntries(Object.entries(after.shared ?? {}).map(([op, n]) => [op, n - (before.shared?.[op] ?? 0)]));
+    return { ...p99Of(sum(before.api), sum(after.api)), by_route: byRoute, reader_threads: reads, reads_shared: shared };
   };
   // Idle connections: RSS at the end of the hold (every agent connected, nothing sent yet) minus before.
   const holdRss = within(ph.hold).map((s) => s.rss);

@@ -87,7 +87,9 @@ export async function build(opts: BuildOptions): Promise<Collector> {
   });
 
   // The alert list and search run on a reader thread (file databases): off the loop that serves agents.
-  const reader = apiReader(opts.svc.db, opts.svc.log, { thread: opts.readerThread, onRead: (op, t) => metrics.apiReadDone(op, t) });
+  const reader = apiReader(opts.svc.db, opts.svc.log, {
+    thread: opts.readerThread, onRead: (op, t) => metrics.apiReadDone(op, t), onShared: (op) => metrics.apiShared.inc(1, { op }),
+  });
   app.addHook('onListen', async () => { reader.warm(); });
   app.addHook('onClose', async () => { await reader.close(); });
   await app.register(rateLimit, { global: false });

@@ -66,6 +66,7 @@ export class Metrics {
   // Where a read's share of that goes (plugins/api-reader.ts): queued for a reader thread, on it, its answer waiting for the main thread.
   readonly apiRead = new Histogram('chainwatch_api_read_seconds', 'API reads on the reader threads, by op and part (queue: before its thread started it; run: on it, of which cpu: on a CPU and cpu_wait: waiting for one; reply: the answer waiting for the main thread)',
     LATENCY_BUCKETS);
+  readonly apiShared = new Counter('chainwatch_api_reads_shared_total', 'API reads answered by the same read already on a reader thread, by op');
   private readonly gauges = new Map<string, Gauge>();
   private readonly started = Date.now();
 
@@ -90,7 +91,7 @@ export class Metrics {
       '# HELP chainwatch_up_seconds Seconds since this collector process started', '# TYPE chainwatch_up_seconds gauge',
       `chainwatch_up_seconds ${((Date.now() - this.started) / 1000).toFixed(0)}`,
     ];
-    for (const c of [this.batches, this.items, this.rejected, this.alerts, this.downloads]) out.push(...c.render());
+    for (const c of [this.batches, this.items, this.rejected, this.alerts, this.downloads, this.apiShared]) out.push(...c.render());
     out.push(...this.retro.render(), ...this.api.render(), ...this.apiRead.render());
     for (const g of this.gauges.values()) {
       let v: ReturnType<Gauge['read']>;

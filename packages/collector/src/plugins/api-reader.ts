@@ -15,6 +15,14 @@
  * bench's two concurrent software searches took both, and alert pages and hash searches queued
  * 75–100 ms behind them at p99 in the storm and churn (chainwatch_api_read_seconds).
  *
+ * A read the same as one already sent (same op and parameters) shares its answer instead of
+ * running again, unless this collector wrote to the store since that one was sent (an alert
+ * acknowledged, indicators pushed: the answer must show what the caller just did). Dashboards
+ * and analysts ask the same fleet-wide search at once (everyone looks for the package named in
+ * the morning's advisory); each extra copy cost a thread 15-50 ms. The shared answer is at most
+ * one read's run older than the request, as if it had arrived a moment earlier; agents' own
+ * inventory reaches the store seconds apart anyway.
+ *
  * A thread answers in arrival order. At most MAX_QUEUED reads wait in all (more: CW_API_BUSY,
  * 503); one that runs past READ_TIMEOUT_MS costs its thread (SQLite cannot be interrupted from
  * here): it is terminated, what it held fails with 500, and a new one starts.
@@ -22,7 +30,7 @@
 import { Worker } from 'node:worker_threads';
 import type { FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
-import type { DB } from '../store/db.js';
+import { cachedStatement, type DB } from '../store/db.js';
 import { runApiRead, type ApiRead } from '../store/api-reads.js';
 import type { FromReader, ReaderWorkerData, ToReader } from '../store/reader-worker.js';
 import { Errors } from '../errors.js';
@@ -54,12 +62,16 @@ export interface ApiReaderOptions {
   thread?: boolean; threads?: number; timeoutMs?: number;
   /** Told of each answered read, in ms: from sent to started on its thread, running there, from answered to taken by this thread. */
   onRead?: (op: ApiRead['op'], t: ReadTimes) => void;
+  /** Told of each read that shared the answer of the same read already sent. */
+  onShared?: (op: ApiRead['op']) => void;
 }
 
 export function apiReader(db: DB, log: Logger, opts: ApiReaderOptions = {}): ApiReader {
   if (!(opts.thread ?? !db.memory)) return inlineReader(db);
   const threads = opts.threads !== undefined && Number.isInteger(opts.threads) && opts.threads > 0 ? opts.threads : READER_THREADS;
-  return new ReaderPool(db.name, log, threads, opts.timeoutMs ?? READ_TIMEOUT_MS, opts.onRead);
+  // Rows this collector's own connection changed since it opened: moves with every write made here (not the writer thread's).
+  const ownWrites = cachedStatement(db, 'SELECT total_changes()', 'pluck');
+  return new ReaderPool(db.name, log, threads, opts.timeoutMs ?? READ_TIMEOUT_MS, () => ownWrites.get() as number, opts.onRead, opts.onShared);
 }
 
 /**
@@ -78,12 +90,20 @@ function inlineReader(db: DB): ApiReader {
 interface Waiting { read: ApiRead; cost: number; sentAt: number; resolve(b: Buffer): void; reject(e: Error): void; timer: NodeJS.Timeout }
 type OnRead = NonNullable<ApiReaderOptions['onRead']>;
 
+/** A read sent to a thread and not yet answered, with the collector's own write count when it was sent. */
+interface InFlight { answer: Promise<Buffer>; writes: number }
+
 class ReaderPool implements ApiReader {
   private readonly lanes: ReaderLane[];
   private readonly costs = new ReadCosts();
+  /** By the read's JSON (op and parameters): what a same read can share. */
+  private readonly inFlight = new Map<string, InFlight>();
+  /** Reads answered by sharing, for tests and diagnostics. */
+  shared = 0;
   private closed = false;
 
-  constructor(file: string, log: Logger, threads: number, timeoutMs: number, onRead?: OnRead) {
+  constructor(file: string, log: Logger, threads: number, timeoutMs: number, private readonly writes: () => number,
+    onRead?: OnRead, private readonly onShared?: (op: ApiRead['op']) => void) {
     this.lanes = Array.from({ length: threads }, (_, i) => new ReaderLane(file, log, timeoutMs, i, this.costs, onRead));
   }
 
@@ -91,6 +111,21 @@ class ReaderPool implements ApiReader {
 
   read(r: ApiRead): Promise<Buffer> {
     if (this.closed) return Promise.reject(new Errors.CW_API_BUSY('the collector is stopping'));
+    const key = JSON.stringify(r), writes = this.writes(), same = this.inFlight.get(key);
+    if (same && same.writes === writes) {
+      this.shared++;
+      this.onShared?.(r.op);
+      return same.answer;
+    }
+    const answer = this.send(r);
+    const entry: InFlight = { answer, writes };
+    this.inFlight.set(key, entry);
+    const done = () => { if (this.inFlight.get(key) === entry) this.inFlight.delete(key); };
+    answer.then(done, done);
+    return answer;
+  }
+
+  private send(r: ApiRead): Promise<Buffer> {
     let waiting = 0;
     for (const lane of this.lanes) waiting += lane.waiting.size;
     if (waiting >= MAX_QUEUED) return Promise.reject(new Errors.CW_API_BUSY(`${MAX_QUEUED} reads already waiting`));

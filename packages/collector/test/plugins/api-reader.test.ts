@@ -38,7 +38,7 @@ async function seeded(t: Parameters<typeof harness>[0], readerThread = false) {
 
 /** The pool's insides, as the tests look at them. */
 interface Lane { worker: { terminate(): Promise<number> } | null; served: number; backlogMs: number }
-const insides = (r: ApiReader) => r as unknown as { lanes: Lane[]; costs: ReadCosts };
+const insides = (r: ApiReader) => r as unknown as { lanes: Lane[]; costs: ReadCosts; shared: number };
 
 const READS: Array<[string, ApiRead, 'alerts' | 'search']> = [
   ['/api/v1/alerts?limit=2', { op: 'alerts', filter: {}, limit: 2, cursor: undefined }, 'alerts'],
@@ -83,10 +83,11 @@ t.test('a lost thread fails what it held; the next read starts a new one', async
   const reader = apiReader(h.svc.db, log, { thread: true, threads: 2 });
   t.teardown(() => reader.close());
   const read: ApiRead = { op: 'alerts', filter: {}, limit: 10, cursor: undefined };
+  const page = (limit: number): ApiRead => ({ ...read, limit });
   t.equal(JSON.parse((await reader.read(read)).toString()).items.length, 9);
   // A thread as the pool holds it: terminate it from outside, with reads in flight on both.
   const [first, second] = insides(reader).lanes;
-  const inFlight = [reader.read(read), reader.read(read), reader.read(read), reader.read(read)];
+  const inFlight = [reader.read(page(10)), reader.read(page(11)), reader.read(page(12)), reader.read(page(13))];
   t.ok(first!.backlogMs > 0 && second!.backlogMs > 0, 'the reads are spread over both threads');
   const servedBefore = second!.served;
   await first!.worker!.terminate();
@@ -120,13 +121,14 @@ t.test('a read goes to the thread expected to be free first: cheap reads do not 
   for (let i = 0; i < 20; i++) { learn(search, 60); learn(list, 1); }
   const [a, b] = insides(reader).lanes;
   const before = [a!.served, b!.served];
-  const answers = await Promise.all([reader.read(search), reader.read(list), reader.read(list), reader.read(list)]);
+  const lists = (n: number) => Array.from({ length: n }, (_, i) => reader.read({ ...list, limit: 10 + i }));
+  const answers = await Promise.all([reader.read(search), ...lists(3)]);
   t.same([a!.served - before[0]!, b!.served - before[1]!], [1, 3], 'the search took one thread, the three lists the other');
   t.same(answers.slice(1).map((x) => JSON.parse(x.toString()).items.length), [9, 9, 9]);
   t.ok(JSON.parse(answers[0]!.toString()).hosts.length > 0, 'the search answered');
   // With the costs the same, reads alternate: each goes where less is queued.
   const [c, d] = [a!.served, b!.served];
-  await Promise.all([reader.read(list), reader.read(list), reader.read(list), reader.read(list)]);
+  await Promise.all(lists(4));
   t.same([a!.served - c, b!.served - d], [2, 2], 'equal reads are shared');
 });
 
@@ -143,10 +145,11 @@ t.test('a long read never takes the last thread: cheap reads always have one fre
   const served = () => lanes.map((l) => l.served);
   let before = served();
   // The fleet bench's burst: two searches and two lists at once, then three searches alone.
-  await Promise.all([reader.read(search), reader.read(search), reader.read(list), reader.read(list)]);
+  const searches = (n: number) => Array.from({ length: n }, (_, i) => reader.read({ ...search, limit: 100 + i }));
+  await Promise.all([...searches(2), reader.read(list), reader.read({ ...list, limit: 11 })]);
   t.same(served().map((n, i) => n - before[i]!), [1, 1, 2], 'a search on each of the first two threads, the lists on the third');
   before = served();
-  await Promise.all([reader.read(search), reader.read(search), reader.read(search)]);
+  await Promise.all(searches(3));
   t.same(served().map((n, i) => n - before[i]!), [2, 1, 0], 'searches queue on the first two rather than take the third');
   const single = apiReader(h.svc.db, silent, { thread: true, threads: 1 });
   t.teardown(() => single.close());
@@ -159,11 +162,49 @@ t.test('past MAX_QUEUED waiting reads, more are refused with CW_API_BUSY (503)',
   const reader = apiReader(h.svc.db, silent, { thread: true });
   t.teardown(() => reader.close());
   const read: ApiRead = { op: 'key', key: `h:${sha('evil')}`, limit: 10 };
-  const all = Array.from({ length: MAX_QUEUED + 5 }, () => reader.read(read).then(() => 'ok', (e: { code?: string; statusCode?: number }) => `${e.code} ${e.statusCode}`));
+  const all = Array.from({ length: MAX_QUEUED + 5 }, (_, i) => reader.read({ ...read, limit: 10 + i }).then(() => 'ok', (e: { code?: string; statusCode?: number }) => `${e.code} ${e.statusCode}`));
   const outcomes = await Promise.all(all);
   t.equal(outcomes.filter((o) => o === 'ok').length, MAX_QUEUED);
   t.same([...new Set(outcomes.filter((o) => o !== 'ok'))], ['CW_API_BUSY 503']);
   t.equal((await reader.read(read)).length > 0, true, 'the backlog drained, reads are taken again');
   await reader.close();
   await t.rejects(reader.read(read), { code: 'CW_API_BUSY' }, 'a closed reader takes nothing');
+});
+
+t.test('a read the same as one in flight shares its answer, unless this collector wrote since it was sent', async (t) => {
+  const h = await seeded(t, true);
+  const shared: string[] = [];
+  const reader = apiReader(h.svc.db, silent, { thread: true, onShared: (op) => shared.push(op) });
+  t.teardown(() => reader.close());
+  const search: ApiRead = { op: 'software', key: `sw:${normalizeSoftwareName('X_TRADER')}`, limit: 100 };
+  const served = () => insides(reader).lanes.reduce((n, l) => n + l.served, 0);
+  await reader.read(search);
+  let before = served();
+  const [a, b, c] = await Promise.all([reader.read(search), reader.read({ ...search }), reader.read({ ...search, limit: 99 })]);
+  t.equal(served() - before, 2, 'the same search twice ran once; the other limit is another read');
+  t.equal(a, b, 'both callers got the one answer');
+  t.not(a.toString(), '');
+  t.same([insides(reader).shared, shared], [1, ['software']], 'the sharing is counted and reported by op');
+  t.same(JSON.parse(c.toString()).hosts.length, JSON.parse(a.toString()).hosts.length);
+  before = served();
+  await reader.read(search);
+  t.equal(served() - before, 1, 'once answered, the same read runs again: nothing is cached');
+  // A write on the collector's own connection while the first read is out: the second must see it.
+  before = served();
+  const first = reader.read(search);
+  h.svc.db.exec('CREATE TEMP TABLE IF NOT EXISTS written (x); INSERT INTO written VALUES (1)');
+  await Promise.all([first, reader.read(search)]);
+  t.equal(served() - before, 2, 'after a write here, the same read runs again');
+  t.equal(insides(reader).shared, 1);
+  // End to end, on the app's own reader threads: a page asked while an earlier one may still be
+  // out, after an acknowledgement, shows the acknowledgement.
+  const list = await h.call('viewer', 'GET', '/api/v1/alerts?limit=100');
+  const open = list.json.items.find((x: any) => x.status === 'open');
+  t.ok(open, 'an open alert');
+  const earlier = h.call('viewer', 'GET', '/api/v1/alerts?limit=100');
+  const ack = await h.call('analyst', 'PATCH', `/api/v1/alerts/${open.id}`, { status: 'acknowledged' });
+  t.equal(ack.status, 200, ack.body);
+  const after = await h.call('viewer', 'GET', '/api/v1/alerts?limit=100');
+  t.equal((await earlier).status, 200);
+  t.equal(after.json.items.find((x: any) => x.id === open.id).status, 'acknowledged', 'read after write sees the write');
 });
