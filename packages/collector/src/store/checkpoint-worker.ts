@@ -14,6 +14,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+import { runInBackground } from './thread-priority.js';
 
 export interface CheckpointWorkerData { file: string; everyMs: number }
 export type FromCheckpointer = { t: 'stopped'; error: string };
@@ -40,6 +41,8 @@ function checkpoint(): void {
 }
 
 try {
+  // Copying pages is bulk work: API reads and the main thread go first.
+  runInBackground();
   db = new Database(file, { fileMustExist: true });
   db.pragma('busy_timeout = 0');
   // As every collector connection: the checkpoint syncs the WAL before copying and the file after.

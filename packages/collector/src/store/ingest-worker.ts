@@ -16,10 +16,9 @@
  *                             { t: 'drained', id, given_up } | { t: 'fatal', error }
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { readlinkSync } from 'node:fs';
-import { setPriority } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
 import { openDb } from './db.js';
+import { runInBackground } from './thread-priority.js';
 import { InventoryStore } from './inventory.js';
 import { IndicatorStore } from './indicators.js';
 import { FrameApplier, type FrameOutcome } from './frame-apply.js';
@@ -38,19 +37,9 @@ export type FromWriter =
 
 const port = parentPort!;
 const { file, maxFrameBytes, budgetMs } = workerData as IngestWorkerData;
-/** Nice value of this thread: when the CPU is short, the main thread (TLS, WebSockets, API) runs first. */
-const WRITER_NICE = 10;
-
-/** Linux applies nice per thread: this thread's id is the last part of /proc/thread-self. Elsewhere: unchanged. */
-function yieldToMainThread(): void {
-  try {
-    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-    if (Number.isInteger(tid) && tid > 0) setPriority(tid, WRITER_NICE);
-  } catch { /* no /proc (not Linux) or not permitted: the writer keeps the default priority */ }
-}
-
 function start(): void {
-  yieldToMainThread();
+  // When the CPU is short, the main thread (TLS, WebSockets, API) runs first.
+  runInBackground();
   const db = openDb(file);
   const inventory = new InventoryStore(db);
   const indicators = new IndicatorStore(db);

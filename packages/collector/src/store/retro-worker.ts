@@ -8,11 +8,14 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { openDb } from './db.js';
+import { runInBackground } from './thread-priority.js';
 import { RetroHunter, type RetroResult } from './retro.js';
 import type { StoredIndicator } from '../match/indicator.js';
 
 const { file, indicators, chunk } = workerData as { file: string; indicators: StoredIndicator[]; chunk: number };
 try {
+  // A retro-hunt is bulk work: API reads and the main thread go first.
+  runInBackground();
   const db = openDb(file);
   const hunter = new RetroHunter(db);
   const total: RetroResult = { indicators: 0, candidates: 0, alerts: 0 };
