@@ -74,6 +74,10 @@ export function apiReader(db: DB, log: Logger, opts: ApiReaderOptions = {}): Api
   return new ReaderPool(db.name, log, threads, opts.timeoutMs ?? READ_TIMEOUT_MS, () => ownWrites.get() as number, opts.onRead, opts.onShared);
 }
 
+/** What the OpenAPI description of a route answered by answerRead says of shared answers. */
+export const SHARED_READ_NOTE = 'A request the same as one being read at that moment shares its answer (read at most one '
+  + 'read earlier); a change made through this collector before the request is always in the answer.';
+
 /**
  * Sends a read's body as the route's 200 answer. A Buffer: fastify sends it as it is, where a
  * string with a JSON type would be serialised again; the body already has the 200 schema's shape.

@@ -10,7 +10,7 @@ import { AlertStatus, ApiAlert, ApiError, Page, Severity } from '@chainwatch/sha
 import type { CollectorService } from '../service.js';
 import { requireRole, actorOf } from '../plugins/auth.js';
 import { listAlerts, getAlert, decodeCursor, type AlertFilter } from '../store/queries.js';
-import { answerRead, type ApiReader } from '../plugins/api-reader.js';
+import { answerRead, SHARED_READ_NOTE, type ApiReader } from '../plugins/api-reader.js';
 import { transitionAlert, alertHistory } from '../store/alert-lifecycle.js';
 import { audit } from '../store/auth.js';
 import { Errors } from '../errors.js';
@@ -62,7 +62,7 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ svc: CollectorService; rea
   app.get('/alerts', {
     preHandler: requireRole(db, 'viewer', 'read alerts'),
     schema: {
-      tags: ['alerts'], summary: 'List alerts, newest first',
+      tags: ['alerts'], summary: 'List alerts, newest first', description: SHARED_READ_NOTE,
       querystring: Type.Object({ ...Filters, limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })), cursor: Type.Optional(Type.String({ maxLength: 200 })) }, { additionalProperties: false }),
       response: { 200: Page(ApiAlert), ...Errs },
     },

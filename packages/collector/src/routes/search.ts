@@ -10,7 +10,7 @@ import { ApiError, normalizeHex, normalizeSerial, normalizeSoftwareName } from '
 import type { CollectorService } from '../service.js';
 import { requireRole } from '../plugins/auth.js';
 import { parseRange } from '../match/version.js';
-import { answerRead, type ApiReader } from '../plugins/api-reader.js';
+import { answerRead, SHARED_READ_NOTE, type ApiReader } from '../plugins/api-reader.js';
 import { Errors } from '../errors.js';
 
 const Hit = Type.Object({
@@ -35,7 +35,7 @@ export const searchRoutes: FastifyPluginAsyncTypebox<{ svc: CollectorService; re
   app.get('/search/software', {
     preHandler: guard,
     schema: {
-      tags: ['search'], summary: 'Hosts with a software product (normalised name), optionally a version or range',
+      tags: ['search'], summary: 'Hosts with a software product (normalised name), optionally a version or range', description: SHARED_READ_NOTE,
       querystring: Type.Object({
         name: Type.String({ minLength: 1, maxLength: 512 }), version: Type.Optional(Type.String({ maxLength: 256 })),
         range: Type.Optional(Type.String({ maxLength: 512, description: 'e.g. ">=7.17 <7.18"' })), ...Common,
@@ -53,7 +53,7 @@ export const searchRoutes: FastifyPluginAsyncTypebox<{ svc: CollectorService; re
   app.get('/search/files', {
     preHandler: guard,
     schema: {
-      tags: ['search'], summary: 'Hosts holding a file by SHA-256, SHA-1 or MD5 (also Authenticode image hashes)',
+      tags: ['search'], summary: 'Hosts holding a file by SHA-256, SHA-1 or MD5 (also Authenticode image hashes)', description: SHARED_READ_NOTE,
       querystring: Type.Object({
         sha256: Type.Optional(Type.String({ maxLength: 80 })), sha1: Type.Optional(Type.String({ maxLength: 60 })), md5: Type.Optional(Type.String({ maxLength: 50 })), ...Common,
       }, { additionalProperties: false }),
@@ -71,7 +71,7 @@ export const searchRoutes: FastifyPluginAsyncTypebox<{ svc: CollectorService; re
   app.get('/search/certificates', {
     preHandler: guard,
     schema: {
-      tags: ['search'], summary: 'Certificates and signed files by serial, thumbprint (SHA-1/SHA-256) or subject CN/O',
+      tags: ['search'], summary: 'Certificates and signed files by serial, thumbprint (SHA-1/SHA-256) or subject CN/O', description: SHARED_READ_NOTE,
       querystring: Type.Object({
         serial: Type.Optional(Type.String({ maxLength: 200 })), thumbprint: Type.Optional(Type.String({ maxLength: 100 })),
         subject: Type.Optional(Type.String({ maxLength: 512 })), ...Common,

@@ -79,12 +79,45 @@ function readHits(db: DB, key: string, opts: SearchOptions): Hits {
 /** A pair as one number, host * 2^31 + item: host numbers and item ids are both below 2^31 here, the result below 2^53. */
 const PAIR_SHIFT = 2 ** 31;
 
+/**
+ * The distinct hosts among the hits. Host numbers are dense (host_nums.num counts up from 1), so
+ * membership is a byte per host number: a Set of a fleet-wide search's 10,000 hosts took ~3 ms
+ * to build, a third of the whole search on a quiet store. Sparse numbers fall back to a Set.
+ */
+class HitHosts {
+  readonly size: number;
+  private readonly map: Uint8Array | null;
+  private readonly set: Set<number> | null;
+  private readonly list: number[];
+
+  constructor(hosts: Int32Array) {
+    let max = 0;
+    for (let i = 0; i < hosts.length; i++) if (hosts[i]! > max) max = hosts[i]!;
+    this.list = [];
+    if (max <= DENSE_HOSTS_PER_HIT * hosts.length + 1024) {
+      const map = this.map = new Uint8Array(max + 1);
+      this.set = null;
+      for (let i = 0; i < hosts.length; i++) { const h = hosts[i]!; if (!map[h]) { map[h] = 1; this.list.push(h); } }
+    } else {
+      this.map = null;
+      this.set = new Set(hosts);
+      this.list = [...this.set];
+    }
+    this.size = this.list.length;
+  }
+
+  has(host: number): boolean { return this.map ? this.map[host] === 1 : this.set!.has(host); }
+  values(): number[] { return this.list; }
+}
+/** Host numbers up to this many times the hits (plus a little) are mapped byte per number. */
+const DENSE_HOSTS_PER_HIT = 64;
+
 /** The first `limit` hit hosts by hostname (then id), each with its hits in full. */
 function page(db: DB, hits: Hits, opts: SearchOptions): SearchResult {
-  const hitHosts = new Set(hits.hosts);
+  const hitHosts = new HitHosts(hits.hosts);
   const rows = hitHosts.size <= SPARSE_FACTOR * opts.limit
     ? cachedStatement(db, `SELECT n.num, h.id, h.hostname FROM hosts h JOIN host_nums n ON n.host_id = h.id
-        WHERE n.num IN (SELECT value FROM json_each(?)) ORDER BY h.hostname, h.id LIMIT ?`, 'raw').all(JSON.stringify([...hitHosts]), opts.limit) as Array<[number, string, string]>
+        WHERE n.num IN (SELECT value FROM json_each(?)) ORDER BY h.hostname, h.id LIMIT ?`, 'raw').all(JSON.stringify(hitHosts.values()), opts.limit) as Array<[number, string, string]>
     : firstInNameOrder(db, hitHosts, opts.limit);
   const hosts = new Map<number, SearchHost>(rows.map(([num, id, hostname]) => [num, { id, hostname, items: [] }]));
   if (hosts.size) {
@@ -100,7 +133,7 @@ function page(db: DB, hits: Hits, opts: SearchOptions): SearchResult {
 }
 
 /** Hits on most hosts: walk all hosts in name order (index hosts_hostname) and stop at `limit` hit hosts. */
-function firstInNameOrder(db: DB, hitHosts: Set<number>, limit: number): Array<[number, string, string]> {
+function firstInNameOrder(db: DB, hitHosts: HitHosts, limit: number): Array<[number, string, string]> {
   const out: Array<[number, string, string]> = [];
   const all = cachedStatement(db, 'SELECT n.num, h.id, h.hostname FROM hosts h JOIN host_nums n ON n.host_id = h.id ORDER BY h.hostname, h.id', 'raw');
   for (const row of all.iterate() as Iterable<[number, string, string]>) {
@@ -111,17 +144,38 @@ function firstInNameOrder(db: DB, hitHosts: Set<number>, limit: number): Array<[
   return out;
 }
 
-/** Distinct versions among the hits, with how many hosts run each (a host counted once per version), most hosts first. */
+/**
+ * Distinct versions among the hits, with how many hosts run each (a host counted once per
+ * version, though it may hold several items of one version: two architectures), most hosts
+ * first. The hits are grouped by version (a counting sort) and each group's hosts are counted
+ * with one shared mark per host number: O(hits), no Set per version.
+ */
 function versionCounts(hits: Hits): VersionCount[] {
-  const versionOf = new Map<number, string>();
-  for (const [id, item] of hits.items) versionOf.set(id, String(item.version ?? ''));
-  const hostsOf = new Map<string, Set<number>>();
-  for (let i = 0; i < hits.hosts.length; i++) {
-    const v = versionOf.get(hits.itemsOf[i]!)!;
-    let set = hostsOf.get(v);
-    if (!set) hostsOf.set(v, set = new Set());
-    set.add(hits.hosts[i]!);
+  const versions: string[] = [], indexOf = new Map<string, number>(), versionOfItem = new Map<number, number>();
+  for (const [id, item] of hits.items) {
+    const v = String(item.version ?? '');
+    let i = indexOf.get(v);
+    if (i === undefined) { indexOf.set(v, i = versions.length); versions.push(v); }
+    versionOfItem.set(id, i);
   }
-  return [...hostsOf].map(([version, hosts]) => ({ version, hosts: hosts.size }))
-    .sort((a, b) => b.hosts - a.hosts || a.version.localeCompare(b.version));
+  const n = hits.hosts.length, of = new Int32Array(n), start = new Int32Array(versions.length + 1);
+  let maxHost = 0;
+  for (let i = 0; i < n; i++) {
+    const v = of[i] = versionOfItem.get(hits.itemsOf[i]!)!;
+    start[v + 1]!++;
+    if (hits.hosts[i]! > maxHost) maxHost = hits.hosts[i]!;
+  }
+  for (let v = 0; v < versions.length; v++) start[v + 1]! += start[v]!;
+  const grouped = new Int32Array(n), next = start.slice(0, versions.length);
+  for (let i = 0; i < n; i++) grouped[next[of[i]!]!++] = hits.hosts[i]!;
+  // mark[host] = 1 + the version last counted for it: each version's hosts are contiguous in `grouped`.
+  const mark = maxHost <= DENSE_HOSTS_PER_HIT * n + 1024 ? new Int32Array(maxHost + 1) : null;
+  const counts = versions.map((version, v) => {
+    let hosts = 0;
+    if (mark) {
+      for (let i = start[v]!; i < start[v + 1]!; i++) { const h = grouped[i]!; if (mark[h] !== v + 1) { mark[h] = v + 1; hosts++; } }
+    } else hosts = new Set(grouped.subarray(start[v]!, start[v + 1]!)).size;
+    return { version, hosts };
+  });
+  return counts.filter((c) => c.hosts > 0).sort((a, b) => b.hosts - a.hosts || a.version.localeCompare(b.version));
 }

@@ -22,6 +22,12 @@ t.test('search pages by hostname; totals and version counts cover every hit, not
   t.same([all.json.hosts.length, all.json.truncated], [5, false]);
   const none = await h.call('viewer', 'GET', '/api/v1/search/software?name=absent');
   t.same([none.json.hosts, none.json.total_hosts, none.json.truncated, none.json.versions], [[], 0, false, []]);
+  // A host holding 1.0, 2.0 and 1.0 again (items stored in that order): still once per version.
+  h.host('5', 'foxtrot');
+  h.scan('5', [software('Agent', '1.0', 'dpkg'), software('Agent', '2.0', 'rpm'), software('Agent', '1.0', 'npm')]);
+  const mixed = await h.call('viewer', 'GET', '/api/v1/search/software?name=agent&limit=10');
+  t.same([mixed.json.total_hosts, mixed.json.total_items], [6, 9]);
+  t.same(mixed.json.versions, [{ version: '2.0', hosts: 4 }, { version: '1.0', hosts: 3 }], 'each version counts the host once');
 });
 
 t.test('search software, files and certificates', async (t) => {
@@ -90,6 +96,9 @@ t.test('OpenAPI document covers the routes with response schemas', async (t) => 
   }
   t.ok(paths['/api/v1/alerts'].get.responses['200'].content['application/json'].schema.properties.items, 'response schema included');
   t.ok(paths['/api/v1/alerts/{id}'].patch.requestBody, 'request body included');
+  for (const p of ['/api/v1/alerts', '/api/v1/search/software', '/api/v1/search/files', '/api/v1/search/certificates']) {
+    t.match(paths[p].get.description, /shares its answer.*always in the answer/, `${p} says when an answer is shared`);
+  }
   const ui = await h.call(null, 'GET', '/docs');
   t.ok([200, 302].includes(ui.status), 'UI served');
 });
