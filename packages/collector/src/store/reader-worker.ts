@@ -29,12 +29,19 @@ function schedClock(): () => [number, number] | null {
   let fd: number;
   try { fd = openSync('/proc/thread-self/schedstat', 'r'); } catch { return () => null; }
   const buf = Buffer.alloc(128);
+  let open = true;
   return () => {
+    if (!open) return null;
     try {
       // A /proc file is generated afresh on each read from offset 0.
       const [run, wait] = buf.toString('latin1', 0, readSync(fd, buf, 0, buf.length, 0)).split(' ').map(Number);
       return Number.isFinite(run) && Number.isFinite(wait) ? [run!, wait!] : null;
-    } catch { closeSync(fd); return null; }
+    } catch {
+      // Unreadable once, unreadable for good: reads go on without the split.
+      open = false;
+      try { closeSync(fd); } catch { /* already unusable */ }
+      return null;
+    }
   };
 }
 
