@@ -65,6 +65,7 @@ function readHits(db: DB, key: string, opts: SearchOptions): Hits {
   const items = itemsUnder(db, key, opts.keep);
   if (!items.size) return { items, hosts: new Int32Array(0), itemsOf: new Int32Array(0) };
   const ids = JSON.stringify([...items.keys()]);
+  if ((cachedStatement(db, 'SELECT max(num) FROM host_nums', 'pluck').get() as number | null ?? 0) >= MAX_PACKED_HOST) return readHitsUnpacked(db, ids, items, opts);
   // One number per pair (PAIR_SHIFT), computed by SQLite: no two-element array per hit for the GC.
   const pairs = (table: 'host_inv' | 'host_removed'): number[] => cachedStatement(db, `SELECT p.host * ${PAIR_SHIFT} + p.item FROM ${table} p
     WHERE ${pairsOfItem('p', 'IN (SELECT value FROM json_each(?))')}`, 'pluck').all(ids) as number[];
@@ -76,8 +77,21 @@ function readHits(db: DB, key: string, opts: SearchOptions): Hits {
   return { items, hosts, itemsOf };
 }
 
-/** A pair as one number, host * 2^31 + item: host numbers and item ids are both below 2^31 here, the result below 2^53. */
+/**
+ * A pair as one number, host * 2^31 + item: exact (below 2^53) while host numbers are below
+ * 2^22 (MAX_PACKED_HOST, 4,194,304 hosts ever stored) and item ids below 2^31.
+ */
 const PAIR_SHIFT = 2 ** 31;
+const MAX_PACKED_HOST = 2 ** 22;
+
+/** readHits past MAX_PACKED_HOST: the pairs as [host, item] rows. */
+function readHitsUnpacked(db: DB, ids: string, items: Hits['items'], opts: SearchOptions): Hits {
+  const pairs = (table: 'host_inv' | 'host_removed') => cachedStatement(db, `SELECT p.host, p.item FROM ${table} p
+    WHERE ${pairsOfItem('p', 'IN (SELECT value FROM json_each(?))')}`, 'raw').all(ids) as Array<[number, number]>;
+  const removed = opts.includeRemoved ? null : new Set(pairs('host_removed').map(([h, i]) => `${h}:${i}`));
+  const held = pairs('host_inv').filter(([h, i]) => !removed?.has(`${h}:${i}`));
+  return { items, hosts: Int32Array.from(held, ([h]) => h), itemsOf: Int32Array.from(held, ([, i]) => i) };
+}
 
 /**
  * The distinct hosts among the hits. Host numbers are dense (host_nums.num counts up from 1), so
@@ -94,7 +108,7 @@ class HitHosts {
     let max = 0;
     for (let i = 0; i < hosts.length; i++) if (hosts[i]! > max) max = hosts[i]!;
     this.list = [];
-    if (max <= DENSE_HOSTS_PER_HIT * hosts.length + 1024) {
+    if (denseHosts(max, hosts.length)) {
       const map = this.map = new Uint8Array(max + 1);
       this.set = null;
       for (let i = 0; i < hosts.length; i++) { const h = hosts[i]!; if (!map[h]) { map[h] = 1; this.list.push(h); } }
@@ -109,8 +123,8 @@ class HitHosts {
   has(host: number): boolean { return this.map ? this.map[host] === 1 : this.set!.has(host); }
   values(): number[] { return this.list; }
 }
-/** Host numbers up to this many times the hits (plus a little) are mapped byte per number. */
-const DENSE_HOSTS_PER_HIT = 64;
+/** Whether host numbers up to `maxHost` are few enough, against `hits`, to map one entry per number (64 per hit, plus a little). */
+function denseHosts(maxHost: number, hits: number): boolean { return maxHost <= 64 * hits + 1024; }
 
 /** The first `limit` hit hosts by hostname (then id), each with its hits in full. */
 function page(db: DB, hits: Hits, opts: SearchOptions): SearchResult {
@@ -169,7 +183,7 @@ function versionCounts(hits: Hits): VersionCount[] {
   const grouped = new Int32Array(n), next = start.slice(0, versions.length);
   for (let i = 0; i < n; i++) grouped[next[of[i]!]!++] = hits.hosts[i]!;
   // mark[host] = 1 + the version last counted for it: each version's hosts are contiguous in `grouped`.
-  const mark = maxHost <= DENSE_HOSTS_PER_HIT * n + 1024 ? new Int32Array(maxHost + 1) : null;
+  const mark = denseHosts(maxHost, n) ? new Int32Array(maxHost + 1) : null;
   const counts = versions.map((version, v) => {
     let hosts = 0;
     if (mark) {

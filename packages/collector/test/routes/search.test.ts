@@ -28,6 +28,14 @@ t.test('search pages by hostname; totals and version counts cover every hit, not
   const mixed = await h.call('viewer', 'GET', '/api/v1/search/software?name=agent&limit=10');
   t.same([mixed.json.total_hosts, mixed.json.total_items], [6, 9]);
   t.same(mixed.json.versions, [{ version: '2.0', hosts: 4 }, { version: '1.0', hosts: 3 }], 'each version counts the host once');
+  // Host numbers far apart (numbered after a gap), past 2^22 (where a host-item pair no longer
+  // packs into one exact JS number): the same answer from the sparse paths.
+  h.svc.db.prepare("INSERT INTO host_nums (num, host_id) VALUES (5000000, 'gap')").run();
+  h.host('6', 'golf');
+  h.scan('6', [software('Agent', '1.0', 'dpkg'), software('Agent', '2.0', 'rpm'), software('Agent', '1.0', 'npm')]);
+  const sparse = await h.call('viewer', 'GET', '/api/v1/search/software?name=agent&limit=10');
+  t.same([sparse.json.total_hosts, sparse.json.total_items, sparse.json.hosts.length], [7, 12, 7]);
+  t.same(sparse.json.versions, [{ version: '2.0', hosts: 5 }, { version: '1.0', hosts: 4 }], 'past the gap, still once per version');
 });
 
 t.test('search software, files and certificates', async (t) => {
