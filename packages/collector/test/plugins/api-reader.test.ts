@@ -40,6 +40,10 @@ async function seeded(t: Parameters<typeof harness>[0], readerThread = false) {
 interface Lane { worker: { terminate(): Promise<number> } | null; served: number; backlogMs: number }
 const insides = (r: ApiReader) => r as unknown as { lanes: Lane[]; costs: ReadCosts; shared: number };
 
+/** A search for a package the seeded hosts hold, and an alert page: a long and a cheap read. */
+const search: ApiRead = { op: 'software', key: `sw:${normalizeSoftwareName('X_TRADER')}`, limit: 100 };
+const list: ApiRead = { op: 'alerts', filter: {}, limit: 10, cursor: undefined };
+
 const READS: Array<[string, ApiRead, 'alerts' | 'search']> = [
   ['/api/v1/alerts?limit=2', { op: 'alerts', filter: {}, limit: 2, cursor: undefined }, 'alerts'],
   ['/api/v1/alerts?severity=high', { op: 'alerts', filter: { severity: 'high' }, limit: 100, cursor: undefined }, 'alerts'],
@@ -108,8 +112,6 @@ t.test('a read goes to the thread expected to be free first: cheap reads do not 
   const h = await seeded(t);
   const reader = apiReader(h.svc.db, silent, { thread: true, threads: 2 });
   t.teardown(() => reader.close());
-  const search: ApiRead = { op: 'software', key: `sw:${normalizeSoftwareName('X_TRADER')}`, limit: 100 };
-  const list: ApiRead = { op: 'alerts', filter: {}, limit: 10, cursor: undefined };
   // Both kinds read once: the threads report each read's time, and the pool learns it.
   const learned: Array<[string, number]> = [];
   const costs = insides(reader).costs, learn = costs.learn.bind(costs);
@@ -136,8 +138,6 @@ t.test('a long read never takes the last thread: cheap reads always have one fre
   const h = await seeded(t);
   const reader = apiReader(h.svc.db, silent, { thread: true, threads: 3 });
   t.teardown(() => reader.close());
-  const search: ApiRead = { op: 'software', key: `sw:${normalizeSoftwareName('X_TRADER')}`, limit: 100 };
-  const list: ApiRead = { op: 'alerts', filter: {}, limit: 10, cursor: undefined };
   const costs = insides(reader).costs;
   for (let i = 0; i < 20; i++) { costs.learn(search, 60); costs.learn(list, 1); }
   t.ok(costs.estimate(search) > LONG_READ_MS && costs.estimate(list) <= LONG_READ_MS, 'the search is long, the list cheap');
@@ -176,7 +176,6 @@ t.test('a read the same as one in flight shares its answer, unless this collecto
   const shared: string[] = [];
   const reader = apiReader(h.svc.db, silent, { thread: true, onShared: (op) => shared.push(op) });
   t.teardown(() => reader.close());
-  const search: ApiRead = { op: 'software', key: `sw:${normalizeSoftwareName('X_TRADER')}`, limit: 100 };
   const served = () => insides(reader).lanes.reduce((n, l) => n + l.served, 0);
   await reader.read(search);
   let before = served();
