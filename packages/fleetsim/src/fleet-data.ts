@@ -17,6 +17,7 @@ import type { Catalog, CatalogFile, CatalogPackage } from './catalog.js';
 import { realSize } from './catalog.js';
 import { certIdentity, signedTools, type SignedTool } from './signers.js';
 import { hexOf, rng, seedOf } from './rng.js';
+import { run, type Run } from './packed-frames.js';
 
 export interface FleetSpec {
   seed: number;
@@ -38,6 +39,8 @@ const SHARE = { software: 0.3, signature: 0.03, unique: 0.02 };
 /** Share of a host's packages on another version than its image's. */
 const DRIFT = 0.03;
 const PLANT_POOL = 3;
+/** Image slots per cacheable run: ~8 KB of items, a few runs per 64 KB frame; with 3 % of packages drifting, most runs stay shared. */
+const RUN_SLOTS = 32;
 
 const elfLike = /^\/(usr\/)?(s?bin|lib(32|64|exec)?)\//;
 function fileType(p: string): FileItem['file_type'] {
@@ -139,19 +142,36 @@ export class FleetModel {
   }
 
   /** A host's full inventory, as serialised items (the host item first). */
-  hostItems(host: number): string[] {
-    const out: string[] = [this.hostItemJson(host)];
+  hostItems(host: number): string[] { return this.hostRuns(host).flatMap((r) => r.items); }
+
+  /**
+   * A host's full inventory as runs: the host item, its image's slots RUN_SLOTS at a time, its
+   * downloads, its plant. A run of slots none of which drifted is the same text on every host of
+   * the image, so it carries a key and is compressed once (packed-frames.ts).
+   */
+  hostRuns(host: number): Run[] {
+    const runs: Run[] = [run([this.hostItemJson(host)])];
     const drift = rng(seedOf(this.spec.seed, 'drift', host));
     const p = this.planted(host);
-    const slots = this.images[this.imageOf(host)]!;
+    const im = this.imageOf(host), slots = this.images[im]!;
     // A planted host gives up its last file slot, so every host holds exactly `items` items.
-    for (const slot of p ? slots.slice(0, -1) : slots) {
-      const variant = slot.kind === 'software' && drift() < DRIFT ? 1 + Math.floor(drift() * 2) : 0;
-      out.push(this.slotJson(slot, variant));
+    const held = p ? slots.length - 1 : slots.length;
+    for (let s = 0; s < held; s += RUN_SLOTS) {
+      const end = Math.min(held, s + RUN_SLOTS), items: string[] = [];
+      let drifted = false;
+      for (let i = s; i < end; i++) {
+        const slot = slots[i]!;
+        const variant = slot.kind === 'software' && drift() < DRIFT ? 1 + Math.floor(drift() * 2) : 0;
+        if (variant) drifted = true;
+        items.push(this.slotJson(slot, variant));
+      }
+      runs.push(run(items, drifted ? null : `${im}:${s}:${end}`));
     }
-    for (let i = 0; i < this.counts.unique; i++) out.push(JSON.stringify(this.download(host, `dl${i}`)));
-    if (p) out.push(this.plantJson(p.kind, p.n));
-    return out;
+    const downloads: string[] = [];
+    for (let i = 0; i < this.counts.unique; i++) downloads.push(JSON.stringify(this.download(host, `dl${i}`)));
+    runs.push(run(downloads));
+    if (p) runs.push(run([this.plantJson(p.kind, p.n)]));
+    return runs;
   }
 
   /** Keys a host holds after `deltas` deltas (what the collector must count as current). */

@@ -6,29 +6,32 @@
  *
  * Frames are built lazily, when the worker's byte budget lets this agent send (the budget
  * bounds the simulator's memory; a real agent holds its own spool on its own disk), by joining
- * pre-serialised item strings — no per-item JSON work on the hot path. The budget counts bytes,
+ * pre-serialised item strings — no per-item JSON work on the hot path — and, where the link
+ * negotiated permessage-deflate, by joining pre-compressed runs (packed-frames.ts) into a message
+ * written as is instead of compressing each frame again. The budget counts bytes,
  * not frames: a storm's small deltas are not held to the count of a sync's large frames.
  */
 import WebSocket from 'ws';
-import { AGENT_DEFLATE, FRAME_TARGET_BYTES, MAX_ITEMS_PER_FRAME, PROTOCOL_VERSION } from '@chainwatch/shared';
+import { AGENT_DEFLATE, PROTOCOL_VERSION } from '@chainwatch/shared';
 import type { Histogram } from './histogram.js';
+import { packedPart, partText, planParts, type FrameHead, type Part, type PieceCache, type Run } from './packed-frames.js';
 import { countError, type PhaseStats } from './stats.js';
 
-/** Same cap as the agent's outbox: half its 4 MiB frame limit, deflate or not. */
-
-export interface ScanJob { mode: 'full' | 'delta'; scanId: string; make: () => { items: string[]; removed: string[] } }
+export interface ScanJob { mode: 'full' | 'delta'; scanId: string; make: () => { runs: Run[]; removed: string[] } }
 /**
- * A frame until it is acknowledged. Its text is built again for a resend rather than kept: held
+ * A frame until it is acknowledged. Its payload is built again for a resend rather than kept: held
  * for the seconds an ack takes, thousands of 64 KB strings outlived V8's young generation, were
  * copied into the old one and kept its collector busy (a worker spent ~a quarter of its main
  * thread in GC).
  */
-interface Built { seq: number; chars: number; items: number; sentAt: number; first: string | null; text: () => string }
-interface Chunked { job: ScanJob; parts: Array<{ items: string[]; removed: string[] }>; next: number }
+interface Built { seq: number; chars: number; items: number; sentAt: number; first: string | Buffer | null; payload: (packed: boolean) => string | Buffer }
+interface Chunked { job: ScanJob; parts: Part[]; next: number }
 
 /** Worker-wide context every agent shares. */
 export interface AgentContext {
   wsUrl: string; ca: string; deflate: boolean; window: number;
+  /** Compressed runs of base-image items, shared by the worker's agents (packed-frames.ts). */
+  pieces: PieceCache;
   stats(): PhaseStats; latency(): Histogram;
   /** Whether the worker's byte budget has room for another frame; false = queued, `pump()` is called when it has. */
   mayBuild(a: SimAgent): boolean;
@@ -38,24 +41,20 @@ export interface AgentContext {
   onIdle(a: SimAgent): void;
 }
 
-export function chunkItems(items: string[], removed: string[]): Array<{ items: string[]; removed: string[] }> {
-  const parts: Array<{ items: string[]; removed: string[] }> = [];
-  let cur: string[] = [], chars = 0;
-  for (const it of items) {
-    if (cur.length >= MAX_ITEMS_PER_FRAME || (cur.length > 0 && chars + it.length > FRAME_TARGET_BYTES)) { parts.push({ items: cur, removed: [] }); cur = []; chars = 0; }
-    cur.push(it); chars += it.length + 1;
-  }
-  parts.push({ items: cur, removed: [] });
-  for (let i = 0; i < removed.length; i += MAX_ITEMS_PER_FRAME) {
-    if (i > 0 || parts[parts.length - 1]!.removed.length) parts.push({ items: [], removed: [] });
-    parts[parts.length - 1]!.removed = removed.slice(i, i + MAX_ITEMS_PER_FRAME);
-  }
-  return parts;
-}
+/** ws's frame writer (not in its typings): a packed frame is already compressed, so it goes out as is. */
+interface WsSender { _state: number; sendFrame(list: Buffer[], cb?: (err?: Error) => void): void }
+interface FrameOptions { fin: boolean; rsv1: boolean; opcode: number; mask: boolean; readOnly: boolean }
+const Sender = (WebSocket as unknown as { Sender: { frame(data: Buffer, o: FrameOptions): Buffer[] } }).Sender;
 
-export function frameText(seq: number, job: ScanJob, part: number, final: boolean, items: string[], removed: string[]): string {
-  return `{"v":${PROTOCOL_VERSION},"type":"inventory","seq":${seq},"scan_id":"${job.scanId}","mode":"${job.mode}","part":${part},"final":${final},"items":[${items.join(',')}]`
-    + (removed.length ? `,"removed":${JSON.stringify(removed)}}` : '}');
+/**
+ * Whether this link takes packed frames: permessage-deflate negotiated without context takeover
+ * on our side and with at least the 8 KB window the pieces are compressed for.
+ */
+export function linkTakesPacked(extensions: string): boolean {
+  const pmd = extensions.split(',').map((e) => e.trim()).find((e) => e.startsWith('permessage-deflate'));
+  if (!pmd || !/(^|;)\s*client_no_context_takeover\s*(;|$)/.test(pmd)) return false;
+  const bits = /client_max_window_bits\s*=\s*"?(\d+)/.exec(pmd);
+  return !bits || Number(bits[1]) >= 13;
 }
 
 export class SimAgent {
@@ -77,6 +76,8 @@ export class SimAgent {
   /** Built frames not yet acknowledged, in seq order; `sent` marks those on the current link. */
   private readonly unacked: Built[] = [];
   private sentOnLink = 0;
+  /** The current link takes packed (pre-compressed) frames: see linkTakesPacked. */
+  private packed = false;
   private welcomeWaiters: Array<(e?: Error) => void> = [];
 
   constructor(readonly host: number, readonly hostId: string, private readonly ctx: AgentContext) {}
@@ -89,7 +90,8 @@ export class SimAgent {
       ca: this.ctx.ca, perMessageDeflate: this.ctx.deflate ? AGENT_DEFLATE : false, handshakeTimeout: 60_000, maxPayload: 4 * 1024 * 1024,
       headers: { authorization: `Bearer ${this.hostId}.${this.token}` },
     });
-    this.ws = ws; this.welcomed = false; this.sentOnLink = 0;
+    this.ws = ws; this.welcomed = false; this.sentOnLink = 0; this.packed = false;
+    ws.once('open', () => { this.packed = this.ctx.deflate && linkTakesPacked(ws.extensions); });
     const p = new Promise<void>((resolve, reject) => { this.welcomeWaiters.push((e) => (e ? reject(e) : resolve())); });
     ws.on('message', (d: Buffer) => this.onFrame(ws, d));
     ws.on('unexpected-response', (_req, res) => { countError(this.ctx.stats(), `HTTP_${res.statusCode}`); ws.terminate(); });
@@ -198,23 +200,37 @@ export class SimAgent {
     if (!st.firstSend) st.firstSend = Date.now();
     st.bytesSent += b.chars;
     b.sentAt = performance.now();
-    const text = b.first ?? b.text();
+    const payload = b.first ?? b.payload(this.packed);
     b.first = null;
-    ws.send(text, { binary: false });
+    if (typeof payload === 'string') { ws.send(payload, { binary: false }); return; }
+    // Every frame of a packed link goes this way, so ws never has a message of ours queued behind a
+    // compression (its sender's state stays 0, DEFAULT) and frames leave in seq order.
+    const sender = (ws as unknown as { _sender: WsSender })._sender;
+    if (sender._state !== 0) { countError(st, 'WS_SENDER_BUSY'); ws.terminate(); return; }
+    sender.sendFrame(Sender.frame(payload, { fin: true, rsv1: true, opcode: 1, mask: true, readOnly: false }));
   }
 
   private buildNext(): Built {
     if (!this.chunked) {
       const job = this.jobs.shift()!;
-      const { items, removed } = job.make();
-      this.chunked = { job, parts: chunkItems(items, removed), next: 0 };
+      const { runs, removed } = job.make();
+      this.chunked = { job, parts: planParts(runs, removed), next: 0 };
     }
     const c = this.chunked;
     const part = c.next++, p = c.parts[part]!, final = c.next === c.parts.length;
     if (final) this.chunked = null;
-    const seq = ++this.seq, job = c.job;
-    const text = (): string => frameText(seq, job, part, final, p.items, p.removed);
-    const first = text();
-    return { seq, chars: first.length, items: p.items.length, sentAt: 0, first, text };
+    const head: FrameHead = { seq: ++this.seq, scanId: c.job.scanId, mode: c.job.mode, part, final };
+    const pieces = this.ctx.pieces;
+    const payload = (packed: boolean): string | Buffer => (packed ? packedPart(head, p, pieces) : partText(head, p));
+    const first = payload(this.packed);
+    const chars = typeof first === 'string' ? first.length : partChars(head, p);
+    return { seq: head.seq, chars, items: p.items, sentAt: 0, first, payload };
   }
+}
+
+/** A part's text length without building the text (the budget and bytes_sent count text, as before packing). */
+function partChars(h: FrameHead, p: Part): number {
+  let n = 0;
+  for (const r of p.runs) n += r.chars;
+  return partText(h, { runs: [], items: 0, removed: p.removed }).length + Math.max(0, n - 1);
 }

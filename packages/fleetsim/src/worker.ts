@@ -9,6 +9,7 @@ import { FleetModel, type FleetSpec } from './fleet-data.js';
 import { Histogram } from './histogram.js';
 import { endpoint, eachLimited, requestJson } from './http.js';
 import { SimAgent, type AgentContext } from './sim-agent.js';
+import { PieceCache, run } from './packed-frames.js';
 import { emptyStats, countError, type PhaseStats } from './stats.js';
 import { rng, seedOf } from './rng.js';
 
@@ -47,7 +48,7 @@ class Worker {
     this.budgetBytes = cfg.inflightBytes;
     const wsUrl = this.ep.url.replace(/^http/, 'ws') + '/api/v1/agents/stream';
     this.ctx = {
-      wsUrl, ca, deflate: cfg.deflate, window: cfg.window,
+      wsUrl, ca, deflate: cfg.deflate, window: cfg.window, pieces: new PieceCache(),
       stats: () => this.stats, latency: () => this.latency,
       mayBuild: (a) => {
         if (this.inflightBytes < this.budgetBytes) return true;
@@ -75,7 +76,7 @@ class Worker {
       case 'enroll': await eachLimited(this.agents, this.cfg.enrollConcurrency, (a) => this.enroll(a)); break;
       case 'connect': await eachLimited(this.agents, this.cfg.connectConcurrency, (a) => this.connect(a)); break;
       case 'sync':
-        for (const a of this.live()) a.enqueue({ mode: 'full', scanId: `full-${a.host}`, make: () => ({ items: this.model.hostItems(a.host), removed: [] }) });
+        for (const a of this.live()) a.enqueue({ mode: 'full', scanId: `full-${a.host}`, make: () => ({ runs: this.model.hostRuns(a.host), removed: [] }) });
         await this.allIdle(); break;
       case 'storm':
         for (const a of this.live()) this.sendDelta(a, p.changes, 'storm');
@@ -110,7 +111,7 @@ class Worker {
 
   private sendDelta(a: SimAgent, changes: number, label: string): void {
     const d = ++a.deltas;
-    a.enqueue({ mode: 'delta', scanId: `${label}-${a.host}-${d}`, make: () => this.model.delta(a.host, d, changes) });
+    a.enqueue({ mode: 'delta', scanId: `${label}-${a.host}-${d}`, make: () => { const x = this.model.delta(a.host, d, changes); return { runs: [run(x.items)], removed: x.removed }; } });
   }
 
   /** Steady state: every agent sends a delta every interval (random phase), a share drop their link once. */

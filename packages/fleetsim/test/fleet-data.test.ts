@@ -2,7 +2,7 @@ import t from 'tap';
 import { validateItem, validateAgentFrame, MAX_ITEMS_PER_FRAME, FRAME_TARGET_BYTES } from '@chainwatch/shared';
 import { loadCatalog, parseDpkgStatus } from '../src/catalog.js';
 import { FleetModel } from '../src/fleet-data.js';
-import { chunkItems, frameText } from '../src/sim-agent.js';
+import { partText, planParts, run } from '../src/packed-frames.js';
 
 const catalog = loadCatalog('/var/lib/dpkg/status', '/var/lib/dpkg/info', 2000);
 const spec = { seed: 3, items: 500, matchShare: 0.5, runTag: 'unit' };
@@ -35,17 +35,19 @@ t.test('every generated item validates against the shared schemas', async (t) =>
 
 t.test('frames built from the items are valid agent frames', async (t) => {
   const m = new FleetModel(catalog, { ...spec, items: 4500 });
-  const parts = chunkItems(m.hostItems(1), []);
-  t.same(parts.flatMap((p) => p.items), m.hostItems(1), 'every item once, in order');
+  t.same(m.hostRuns(1).flatMap((r) => r.items), m.hostItems(1), 'runs hold the inventory in order');
+  const parts = planParts(m.hostRuns(1), []);
+  t.same(parts.flatMap((p) => p.runs.flatMap((r) => r.items)), m.hostItems(1), 'every item once, in order');
   t.ok(parts.length > 4500 / MAX_ITEMS_PER_FRAME, 'cut by size before the item limit');
-  t.ok(parts.every((p) => p.items.length <= MAX_ITEMS_PER_FRAME));
-  t.ok(parts.every((p) => p.items.reduce((n, it) => n + it.length + 1, 0) <= FRAME_TARGET_BYTES), 'each frame within the target size');
+  t.ok(parts.every((p) => p.items <= MAX_ITEMS_PER_FRAME && p.items === p.runs.reduce((n, r) => n + r.items.length, 0)));
+  t.ok(parts.every((p) => p.runs.reduce((n, r) => n + r.chars, 0) <= FRAME_TARGET_BYTES), 'each frame within the target size');
   parts.forEach((p, i) => {
-    const r = validateAgentFrame(JSON.parse(frameText(i + 1, { mode: 'full', scanId: 'scan-1', make: () => ({ items: [], removed: [] }) }, i, i === parts.length - 1, p.items, p.removed)));
+    const r = validateAgentFrame(JSON.parse(partText({ seq: i + 1, scanId: 'scan-1', mode: 'full', part: i, final: i === parts.length - 1 }, p)));
     t.ok(r.ok, r.ok ? `frame ${i} valid` : r.message);
   });
   const d = m.delta(1, 2, 30);
-  const f = JSON.parse(frameText(9, { mode: 'delta', scanId: 'd-2', make: () => d }, 0, true, d.items, d.removed)) as { removed: string[] };
+  const [dp] = planParts([run(d.items)], d.removed);
+  const f = JSON.parse(partText({ seq: 9, scanId: 'd-2', mode: 'delta', part: 0, final: true }, dp!)) as { removed: string[] };
   t.ok(validateAgentFrame(f).ok, 'delta frame valid');
   t.equal(f.removed.length, 1, 'the previous delta download is removed');
   const hostItems = d.items.map((s) => JSON.parse(s) as { kind: string }).filter((i) => i.kind === 'host');
