@@ -25,6 +25,7 @@ t.test('fleetsim: sync, storm, churn and reconnects against a real collector', a
   const phase = (n: string) => rep.phases.find((p: { phase: string }) => p.phase === n);
 
   t.same(rep.worker_nice, [5, 5], 'both workers run at the nice value asked for (read back from the OS)');
+  t.same(rep.worker_sched, ['normal', 'normal'], 'and the normal scheduling policy (no --worker-idle)');
   t.equal(phase('enroll').enrolled, 20, 'all enrolled');
   t.equal(phase('connect').connected, 20, 'all connected');
   t.equal(phase('sync').items_acked, 20 * 300, 'whole initial inventory acknowledged');
@@ -49,4 +50,16 @@ t.test('fleetsim: sync, storm, churn and reconnects against a real collector', a
   t.equal(Number(sql("SELECT count(*) FROM host_items hi JOIN items it ON it.id = hi.item_id WHERE it.ikey LIKE 'file:/home/%/Downloads/update-1-%' AND hi.removed_at IS NOT NULL")), 20,
     "each host's first delta download was removed by a later delta");
   t.equal(Number(sql('SELECT count(*) FROM hosts WHERE last_seq > 0')), 20, 'every host has committed batches');
+});
+
+t.test('fleetsim --worker-idle: workers run under SCHED_IDLE, read back from the OS', async (t) => {
+  const c = await startCollector({ extraArgs: ['--auth-fail-limit', '0', '--enroll-rate', '1000000', '--frame-rate', '100000'] });
+  t.teardown(async () => { await c.stop(); await cleanup(c.dir); });
+  const ca = path.join(path.dirname(c.db), 'tls', 'ca.pem');
+  const r = await run(FLEETSIM_BIN, ['--agents', '4', '--items', '40', '--workers', '2', '--url', c.url, '--ca', ca, '--enroll-secret', c.secret,
+    '--api-rate', '0', '--seed', '12', '--run-tag', 'idle', '--worker-idle', '--json'], { timeoutMs: 120_000 });
+  t.equal(r.code, 0, `fleetsim exit 0 (stderr: ${r.stderr.slice(-2000)})`);
+  const rep = JSON.parse(r.stdout.trim().split('\n').pop()!);
+  t.same(rep.worker_sched, ['idle', 'idle'], 'every thread of both workers under SCHED_IDLE');
+  t.equal(rep.phases.find((p: { phase: string }) => p.phase === 'sync').items_acked, 4 * 40, 'and they still send everything');
 });

@@ -45,6 +45,8 @@ Transport and simulator:
   --worker-nice N         nice value of the worker processes, 0-19 (default 0: unchanged). The
                           coordinator, which also runs the API load, keeps its own: on a machine
                           shared with the collector the workers yield, the API client does not
+  --worker-idle           run the workers under SCHED_IDLE (Linux, util-linux chrt): only on CPU
+                          time no normal thread wants, as machines that are not here would
   --phase-timeout S       give up on a phase after S seconds (default 3600)
 Output:
   --json                  one JSON object on stdout (default: a readable summary)
@@ -58,7 +60,7 @@ export interface SimOptions {
   hold: number; storm: number; duration: number; churn: number; deltaInterval: number; reconnectShare: number;
   url: string; ca: string; enrollSecret: string; adminToken: string | undefined; apiRate: number; db: string | undefined;
   workers: number; window: number; deflate: boolean; inflightBytes: number; connectConcurrency: number; enrollConcurrency: number;
-  workerNice: number; phaseTimeout: number; json: boolean;
+  workerNice: number; workerIdle: boolean; phaseTimeout: number; json: boolean;
 }
 
 export class UsageError extends Error { readonly code = 'CW_FLEETSIM_USAGE'; }
@@ -77,7 +79,7 @@ export function parseOptions(argv: string[]): SimOptions | 'help' {
     options: {
       agents: s, items: s, 'match-share': s, seed: s, 'run-tag': s, 'dpkg-status': s, 'dpkg-info': s, hold: s, storm: s, duration: s, churn: s,
       'delta-interval': s, 'reconnect-share': s, url: s, ca: s, 'enroll-secret': s, 'admin-token': s, 'api-rate': s, db: s, workers: s, window: s,
-      'no-deflate': { type: 'boolean' }, 'inflight-mib': s, 'connect-concurrency': s, 'enroll-concurrency': s, 'worker-nice': s, 'phase-timeout': s,
+      'no-deflate': { type: 'boolean' }, 'inflight-mib': s, 'connect-concurrency': s, 'enroll-concurrency': s, 'worker-nice': s, 'worker-idle': { type: 'boolean' }, 'phase-timeout': s,
       json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
   });
@@ -96,7 +98,7 @@ export function parseOptions(argv: string[]): SimOptions | 'help' {
     url: v.url!.replace(/\/+$/, ''), ca: v.ca!, enrollSecret: v['enroll-secret']!, adminToken: v['admin-token'], apiRate: num(v['api-rate'], 'api-rate', 10, 0, 10_000, false), db: v.db,
     workers: num(v.workers, 'workers', Math.min(4, os.availableParallelism()), 1, 256), window: num(v.window, 'window', 8, 1, 1000), deflate: !v['no-deflate'],
     inflightBytes: num(v['inflight-mib'], 'inflight-mib', 8, 1, 4096) * 1024 * 1024, connectConcurrency: num(v['connect-concurrency'], 'connect-concurrency', 64, 1, 100_000),
-    enrollConcurrency: num(v['enroll-concurrency'], 'enroll-concurrency', 16, 1, 10_000), workerNice: num(v['worker-nice'], 'worker-nice', 0, 0, 19), phaseTimeout: num(v['phase-timeout'], 'phase-timeout', 3600, 1, 7 * 86400, false),
+    enrollConcurrency: num(v['enroll-concurrency'], 'enroll-concurrency', 16, 1, 10_000), workerNice: num(v['worker-nice'], 'worker-nice', 0, 0, 19), workerIdle: Boolean(v['worker-idle']), phaseTimeout: num(v['phase-timeout'], 'phase-timeout', 3600, 1, 7 * 86400, false),
     json: Boolean(v.json),
   };
 }

@@ -15,6 +15,7 @@ import { startApiLoad, type ApiLatency, type RunningLoad } from './api-load.js';
 import { mergeStats, type PhaseStats } from './stats.js';
 import { countAlerts, storedCountsFromApi, storedCountsFromDb, type StoredCount } from './verify.js';
 import type { SimOptions } from './args.js';
+import { policyOf, setIdle } from './sched.js';
 import type { HostReport, Phase, WorkerConfig, WorkerMessage } from './worker.js';
 
 const WORKER = fileURLToPath(new URL('./worker.js', import.meta.url));
@@ -33,6 +34,8 @@ export interface SimReport {
   run_tag: string; feed: string; agents: number; items: number; workers: number; deflate: boolean;
   /** Each worker's nice value, read back from the OS after --worker-nice. */
   worker_nice: number[];
+  /** Each worker's scheduling policy (its threads'), read back from the OS after --worker-idle. */
+  worker_sched: string[];
   phases: PhaseReport[];
   counts: {
     frames_sent: number; frames_acked: number; settled_by_welcome: number; duplicates_acked: number;
@@ -48,18 +51,23 @@ class Pool {
 
   /** Nice value of each worker, as the OS reports it. */
   niceness(): number[] { return this.procs.map((p) => os.getPriority(p.pid!)); }
+  /** Scheduling policy of each worker's threads, as the OS reports it. */
+  policies(): string[] { return this.procs.map((p) => policyOf(p.pid!)); }
 
-  async start(configs: WorkerConfig[], nice: number): Promise<void> {
+  async start(configs: WorkerConfig[], nice: number, idle: boolean): Promise<void> {
     for (const config of configs) {
       const p = fork(WORKER, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
       this.procs.push(p);
       // Raising a nice value needs no privilege; the worker's agents take what CPU the collector and the API client leave.
       if (nice) os.setPriority(p.pid!, nice);
+      if (idle) setIdle(p.pid!);
       await new Promise<void>((resolve, reject) => {
         p.once('message', () => resolve());
         p.once('exit', (code) => reject(new Error(`worker exited ${code} during start`)));
         p.send({ type: 'init', config });
       });
+      // Again once it is up: threads its runtime started before the first call, too.
+      if (idle) setIdle(p.pid!);
     }
   }
 
@@ -128,8 +136,8 @@ export async function runSimulation(o: SimOptions, log: (msg: string) => void): 
   } : null;
   let load = null as RunningLoad | null;
   try {
-    await pool.start(configs, o.workerNice);
-    const workerNice = pool.niceness();
+    await pool.start(configs, o.workerNice, o.workerIdle);
+    const workerNice = pool.niceness(), workerSched = pool.policies();
     // One API load from the hold (or the sync) to the end of the churn, split by phase: its connections open once.
     const apiLoad = (): RunningLoad | null => (api ? load ??= startApiLoad(o.url, api.token, api.targets, o.apiRate) : null);
     const step = async (phase: Phase, label = phase.phase, withApi = false) => {
@@ -169,7 +177,7 @@ export async function runSimulation(o: SimOptions, log: (msg: string) => void): 
     const everyFrame = all.framesSent === all.framesAcked + all.settledByWelcome && hosts.every((h) => h.ackedSeq === h.seq);
     const ok = everyFrame && all.enrolled === o.agents && counts.hosts_mismatched === 0 && (counts.basis === 'none' || counts.hosts_checked === o.agents)
       && (raised === null || raised === planted);
-    return { run_tag: o.runTag, feed: model.feed, agents: o.agents, items: o.items, workers: configs.length, deflate: o.deflate, worker_nice: workerNice, phases, counts: counted, alerts: { planted, raised }, ok };
+    return { run_tag: o.runTag, feed: model.feed, agents: o.agents, items: o.items, workers: configs.length, deflate: o.deflate, worker_nice: workerNice, worker_sched: workerSched, phases, counts: counted, alerts: { planted, raised }, ok };
   } finally {
     if (load) await load.stop();
     pool.stop();

@@ -3,7 +3,7 @@ import { HELP, parseOptions, UsageError } from './args.js';
 import { runSimulation, type SimReport } from './coordinator.js';
 
 function summary(r: SimReport): string {
-  const lines = [`fleetsim run ${r.run_tag}: ${r.agents} agents × ${r.items} items, ${r.workers} workers, deflate ${r.deflate ? 'on' : 'off'}`];
+  const lines = [`fleetsim run ${r.run_tag}: ${r.agents} agents × ${r.items} items, ${r.workers} workers (nice ${r.worker_nice.join('/')}, ${r.worker_sched.join('/')}), deflate ${r.deflate ? 'on' : 'off'}`];
   for (const p of r.phases) {
     const parts = [`${p.phase.padEnd(8)} ${String(p.seconds).padStart(8)} s`];
     if (p.enroll_per_s) parts.push(`${p.enroll_per_s} enrollments/s`);
