@@ -89,10 +89,6 @@ const PAGE = 4096, CLK_TCK = 100;
 // analyst's machine. Run at nice 19 on a saturated machine, its latencies included its own wait for a CPU.
 const SIM_NICE = Number(process.env.CW_FLEET_SIM_NICE ?? 19);
 const SIM_IDLE = process.env.CW_FLEET_SIM_IDLE !== '0';
-// Frames built and not yet acknowledged, per simulator worker. The simulator's default (8 MiB) bounds its
-// memory; 10,000 real agents would offer up to 8 frames each. At 8 MiB the collector's writer thread slept
-// 14-22 % of a first sync waiting for frames (its schedstat); 32 MiB is still ~8 MB of compressed bytes.
-const SIM_INFLIGHT_MIB = Number(process.env.CW_FLEET_SIM_INFLIGHT_MIB ?? 32);
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'cw-bench-fleet-'));
 const db = path.join(dir, 'db', 'c.db'), ready = path.join(dir, 'ready.json'), secret = 'bench-fleet-' + Date.now();
@@ -176,7 +172,7 @@ try {
   const simArgs = [path.join(REPO, 'packages/fleetsim/bin/chainwatch-fleetsim.js'), '--agents', String(AGENTS), '--items', String(ITEMS), '--url', url, '--ca', ca,
     '--enroll-secret', secret, '--admin-token', token, '--db', db, '--hold', String(HOLD_S), '--storm', String(STORM), '--duration', String(CHURN_S),
     '--delta-interval', String(Math.max(1, CHURN_S / 2)), '--churn', String(10 / ITEMS), '--reconnect-share', '0.02', '--match-share', '0.01', '--seed', '7',
-    '--worker-nice', String(SIM_NICE), ...(SIM_IDLE ? ['--worker-idle'] : []), '--inflight-mib', String(SIM_INFLIGHT_MIB), '--json'];
+    '--worker-nice', String(SIM_NICE), ...(SIM_IDLE ? ['--worker-idle'] : []), '--json'];
   // Asynchronous, so the sampler above keeps ticking while the simulation runs.
   // The simulator stands in for 10,000 other machines; here it shares the collector's 2 cores, its workers yielding to it (SIM_NICE).
   const simRun = promisify(execFile)(process.execPath, simArgs, { encoding: 'utf8', maxBuffer: 1e8, timeout: (QUICK ? 600 : 7200) * 1000 });
@@ -243,7 +239,7 @@ try {
     kb_per_idle_connection: round((idleRss - base.rss) / 1024 / Math.max(1, ph.connect?.connected ?? 1)),
     // The /metrics sample (every 5 s) with the highest RSS: how that RSS splits, MB.
     memory_at_peak_mb: memAtPeak,
-    sim_cpu_s: simCpuS, sim_nice: Math.min(...sim.worker_nice), sim_sched: [...new Set(sim.worker_sched)].join(','), sim_inflight_mib: SIM_INFLIGHT_MIB, api_client_nice: os.getPriority(),
+    sim_cpu_s: simCpuS, sim_nice: Math.min(...sim.worker_nice), sim_sched: [...new Set(sim.worker_sched)].join(','), api_client_nice: os.getPriority(),
     sync_s: ph.sync?.seconds, sync_items_per_s: ph.sync?.items_per_s ?? 0, sync_ack_ms: ph.sync?.ack_ms, sync_collector_cpu_cores: cpuOf(ph.sync),
     // What the collector itself spends: the sync rate per core it used (the rest went to the simulator).
     sync_items_per_collector_cpu_s: cpuOf(ph.sync) ? Math.round((ph.sync?.items_per_s ?? 0) / cpuOf(ph.sync)) : null,
