@@ -2,16 +2,16 @@
  * Inventory frames compressed from pieces, most of them compressed once per run.
  *
  * Here the simulator shares the collector's CPUs, so what it spends stands in for CPU the
- * collector would have on a machine of its own. Deflating every frame as ws does (level 1) was a
- * third of its cost per item: the same base-image items, compressed again for each of 10,000
- * hosts. A DEFLATE stream is a sequence of blocks, and a piece compressed on its own and ended
+ * collector would have on a machine of its own. Deflating every frame as ws does (level 1) was
+ * about a third of a worker's main thread in a CPU profile of a sync: the same base-image items,
+ * compressed again for each of 10,000 hosts. A DEFLATE stream is a sequence of blocks, and a piece compressed on its own and ended
  * with a sync flush ends byte-aligned and refers to nothing before it, so pieces can be joined:
  * a frame is its header compressed fresh, then each run of image items (compressed once, cached,
  * with and without its leading comma), then anything host-specific compressed fresh. The
  * collector negotiates permessage-deflate without context takeover on the agent's side
  * (collector plugins/ws-deflate.ts), so each message has to stand on its own bytes — which a
  * joined message does, the same as one compressed whole. The inflated text is byte for byte
- * what `frameText` builds (tested).
+ * what `partText` builds (tested).
  */
 import zlib from 'node:zlib';
 import { FRAME_TARGET_BYTES, MAX_ITEMS_PER_FRAME, PROTOCOL_VERSION } from '@chainwatch/shared';
