@@ -21,8 +21,10 @@ export interface Run { items: string[]; chars: number; key: string | null }
 export interface Part { runs: Run[]; items: number; removed: string[] }
 export interface FrameHead { seq: number; scanId: string; mode: 'full' | 'delta'; part: number; final: boolean }
 
-/** The window the collector allows agents (ws-deflate.ts: clientMaxWindowBits) and the agent's level. */
-const DEFLATE_OPTS: zlib.ZlibOptions = { level: 1, windowBits: 13, finishFlush: zlib.constants.Z_SYNC_FLUSH };
+/** The window the collector allows agents (ws-deflate.ts: clientMaxWindowBits): pieces are compressed for it. */
+const WINDOW_BITS = 13;
+/** That window and the agent's level. */
+const DEFLATE_OPTS: zlib.ZlibOptions = { level: 1, windowBits: WINDOW_BITS, finishFlush: zlib.constants.Z_SYNC_FLUSH };
 /** What a sync flush ends with, and what permessage-deflate leaves off the end of a message (RFC 7692 §7.2.1). */
 const FLUSH_TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 
@@ -58,6 +60,17 @@ export function planParts(runs: Run[], removed: string[]): Part[] {
     parts[parts.length - 1]!.removed = removed.slice(i, i + MAX_ITEMS_PER_FRAME);
   }
   return parts;
+}
+
+/**
+ * Whether this link takes packed frames: permessage-deflate negotiated without context takeover
+ * on our side and with at least the 8 KB window the pieces are compressed for.
+ */
+export function linkTakesPacked(extensions: string): boolean {
+  const pmd = extensions.split(',').map((e) => e.trim()).find((e) => e.startsWith('permessage-deflate'));
+  if (!pmd || !/(^|;)\s*client_no_context_takeover\s*(;|$)/.test(pmd)) return false;
+  const bits = /client_max_window_bits\s*=\s*"?(\d+)/.exec(pmd);
+  return !bits || Number(bits[1]) >= WINDOW_BITS;
 }
 
 function headText(h: FrameHead): string {
@@ -115,5 +128,5 @@ export function packedPart(h: FrameHead, p: Part, cache: PieceCache): Buffer {
 
 /** Inflates a packed payload as a permessage-deflate receiver does (for tests and checks). */
 export function inflatePacked(payload: Buffer): string {
-  return zlib.inflateRawSync(Buffer.concat([payload, FLUSH_TAIL]), { windowBits: 13, finishFlush: zlib.constants.Z_SYNC_FLUSH }).toString('utf8');
+  return zlib.inflateRawSync(Buffer.concat([payload, FLUSH_TAIL]), { windowBits: WINDOW_BITS, finishFlush: zlib.constants.Z_SYNC_FLUSH }).toString('utf8');
 }

@@ -14,7 +14,7 @@
 import WebSocket from 'ws';
 import { AGENT_DEFLATE, PROTOCOL_VERSION } from '@chainwatch/shared';
 import type { Histogram } from './histogram.js';
-import { packedPart, partText, planParts, type FrameHead, type Part, type PieceCache, type Run } from './packed-frames.js';
+import { linkTakesPacked, packedPart, partText, planParts, type FrameHead, type Part, type PieceCache, type Run } from './packed-frames.js';
 import { countError, type PhaseStats } from './stats.js';
 
 export interface ScanJob { mode: 'full' | 'delta'; scanId: string; make: () => { runs: Run[]; removed: string[] } }
@@ -45,17 +45,6 @@ export interface AgentContext {
 interface WsSender { _state: number; sendFrame(list: Buffer[], cb?: (err?: Error) => void): void }
 interface FrameOptions { fin: boolean; rsv1: boolean; opcode: number; mask: boolean; readOnly: boolean }
 const Sender = (WebSocket as unknown as { Sender: { frame(data: Buffer, o: FrameOptions): Buffer[] } }).Sender;
-
-/**
- * Whether this link takes packed frames: permessage-deflate negotiated without context takeover
- * on our side and with at least the 8 KB window the pieces are compressed for.
- */
-export function linkTakesPacked(extensions: string): boolean {
-  const pmd = extensions.split(',').map((e) => e.trim()).find((e) => e.startsWith('permessage-deflate'));
-  if (!pmd || !/(^|;)\s*client_no_context_takeover\s*(;|$)/.test(pmd)) return false;
-  const bits = /client_max_window_bits\s*=\s*"?(\d+)/.exec(pmd);
-  return !bits || Number(bits[1]) >= 13;
-}
 
 export class SimAgent {
   token = '';

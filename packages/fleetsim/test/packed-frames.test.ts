@@ -3,8 +3,7 @@ import zlib from 'node:zlib';
 import { MAX_ITEMS_PER_FRAME, FRAME_TARGET_BYTES } from '@chainwatch/shared';
 import { loadCatalog } from '../src/catalog.js';
 import { FleetModel } from '../src/fleet-data.js';
-import { PieceCache, inflatePacked, packedPart, partText, planParts, run, type FrameHead } from '../src/packed-frames.js';
-import { linkTakesPacked } from '../src/sim-agent.js';
+import { PieceCache, inflatePacked, linkTakesPacked, packedPart, partText, planParts, run, type FrameHead } from '../src/packed-frames.js';
 
 const catalog = loadCatalog('/var/lib/dpkg/status', '/var/lib/dpkg/info', 4000);
 const head = (part: number, final: boolean): FrameHead => ({ seq: 40 + part, scanId: 'full-3', mode: 'full', part, final });
