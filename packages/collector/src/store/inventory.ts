@@ -13,8 +13,12 @@ import { GenerationalMap } from './generational-map.js';
 
 export interface BatchResult { applied: boolean; items: number; alerts: number; removed: number }
 
-/** A host's host_nums row: its integer number, current scan (id and number) and current host item. */
-interface HostRow { num: number; scan_id: string | null; scan: number; host_item: number | null }
+/**
+ * A host's host_nums row: its integer number, current scan (id and number) and current host
+ * item; `seq`, the hosts.last_seq it was read or last written at — when the stored one differs,
+ * another connection stored a batch of the host since, and the row is read again.
+ */
+interface HostRow { num: number; scan_id: string | null; scan: number; host_item: number | null; seq: number }
 
 /**
  * Whether two items have the same content, i.e. the same canonicalJson (and digest): same
@@ -48,8 +52,14 @@ function sameJson(v: unknown, w: unknown): boolean {
 const CLOCK_KINDS = new Set(['certificate', 'signature']);
 const NO_HITS: readonly CompiledIndicator[] = Object.freeze([]);
 
-/** A stored item as the writer caches it: its content, row id, and what the matcher said of it in which epoch. */
-interface Variant { readonly item: InventoryItem; readonly id: number; hits: readonly CompiledIndicator[]; epoch: number }
+/** A stored item as the writer caches it: its content, row id, its key's entry, and what the matcher said of it in which epoch. */
+interface Variant { readonly item: InventoryItem; readonly id: number; readonly under: KeyEntry; hits: readonly CompiledIndicator[]; epoch: number }
+/**
+ * The cache under one item key: the latest variants, and `ids`, every item id stored under the
+ * key — read from SQL the first time a delta needs it (undefined until then), then kept by
+ * adding each item this store inserts under the key; null once there are too many to keep.
+ */
+interface KeyEntry { readonly variants: Variant[]; ids: number[] | null | undefined }
 /** SQL: a held row's last sighting, counting its host's last whole-inventory confirmation (migration 6). */
 const LAST_KNOWN = 'max(last_seen, coalesce((SELECT confirmed_at FROM host_nums WHERE num = host_inv.host), last_seen))';
 /**
@@ -77,6 +87,8 @@ export class InventoryStore {
       removePair: db.prepare(removeWhere('item = @item')),
       setScan: db.prepare('UPDATE host_nums SET scan_id = ?, scan = ? WHERE num = ?'),
       itemByDigest: db.prepare('SELECT id FROM items WHERE digest = ?').pluck(),
+      idsByKey: db.prepare('SELECT id FROM items WHERE ikey = ?').pluck(),
+      itemsTop: db.prepare('SELECT max(id) FROM items').pluck(),
       insertItem: db.prepare('INSERT INTO items (digest, kind, ikey, data) VALUES (?, ?, ?, ?)'),
       insertKey: db.prepare('INSERT OR IGNORE INTO item_keys (value, item_id) VALUES (?, ?)'),
       // One statement per frame: the ids travel as one JSON array, sorted so the B-tree is walked in order.
@@ -95,6 +107,8 @@ export class InventoryStore {
       // One statement per frame (a delta storm is thousands of small frames): the keys and ids travel as JSON arrays.
       replaceOlder: db.prepare(removeWhere(`item IN (SELECT it.id FROM json_each(@keys) k JOIN items it ON it.ikey = k.value)
         AND item NOT IN (SELECT value FROM json_each(@ids))`)),
+      // The same, from the items' ids under those keys when the writer keeps them (KeyEntry): no key lookups.
+      replaceOlderIds: db.prepare(removeWhere('item IN (SELECT value FROM json_each(@old))')),
       confirmPresent: db.prepare('UPDATE host_nums SET confirmed_at = ? WHERE num = ?'),
       // From the host's open alerts (few) to their pairs by primary key: not a pass over the host's whole inventory per frame.
       markAlertsRemoved: db.prepare(`UPDATE alerts SET item_removed = 1 WHERE host_id = ? AND item_removed = 0
@@ -119,7 +133,14 @@ export class InventoryStore {
    */
   private static readonly CACHE_GENERATION = 50_000;
   private static readonly VARIANTS_PER_KEY = 8;
-  private readonly idCache = new GenerationalMap<string, Variant[]>(InventoryStore.CACHE_GENERATION);
+  private static readonly IDS_PER_KEY = 64;
+  private readonly idCache = new GenerationalMap<string, KeyEntry>(InventoryStore.CACHE_GENERATION);
+  /**
+   * The highest items.id when the cached `ids` were last known whole (-1: not yet read). Only
+   * this store inserts items where it writes, but should anything else add one, the top moves
+   * past what this store inserted and every cached `ids` is dropped (one index seek per batch).
+   */
+  private itemsTop = -1;
 
   /**
    * What the matcher said about an item is kept on its cached variant (one lookup per item, not
@@ -146,25 +167,43 @@ export class InventoryStore {
    */
   private itemRef(item: InventoryItem, hostId: string): Variant {
     const cacheKey = item.kind === 'host' ? `host\0${hostId}` : item.key;
-    const variants = this.idCache.get(cacheKey);
-    if (variants) for (const v of variants) if (sameItem(v.item, item)) return v;
-    const v: Variant = { item, id: this.resolveItem(item), hits: NO_HITS, epoch: -1 };
-    if (!variants) this.idCache.set(cacheKey, [v]);
-    else {
-      if (variants.length >= InventoryStore.VARIANTS_PER_KEY) variants.shift();
-      variants.push(v);
-    }
+    let under = this.idCache.get(cacheKey);
+    if (under) for (const v of under.variants) if (sameItem(v.item, item)) return v;
+    // Host items share the key `host` fleet-wide: never replaced by key (see setHostItem).
+    if (!under) this.idCache.set(cacheKey, under = { variants: [], ids: item.kind === 'host' ? null : undefined });
+    const v: Variant = { item, id: this.resolveItem(item, under), under, hits: NO_HITS, epoch: -1 };
+    if (under.variants.length >= InventoryStore.VARIANTS_PER_KEY) under.variants.shift();
+    under.variants.push(v);
     return v;
   }
 
-  private resolveItem(item: InventoryItem): number {
+  private resolveItem(item: InventoryItem, under: KeyEntry): number {
     const data = canonicalJson(item);
     const digest = createHash('sha256').update(data).digest();
     const found = this.q.itemByDigest.get(digest) as number | undefined;
     if (found !== undefined) return found;
     const id = Number(this.q.insertItem.run(digest, item.kind, item.key, data).lastInsertRowid);
     for (const k of itemKeys(item)) this.q.insertKey.run(k, id);
+    this.itemsTop = id;
+    if (under.ids) { if (under.ids.length < InventoryStore.IDS_PER_KEY) under.ids.push(id); else under.ids = null; }
     return id;
+  }
+
+  /** Every item id under the variant's key, read once and then kept (KeyEntry); null when not kept. */
+  private idsUnder(v: Variant): number[] | null {
+    const e = v.under;
+    if (e.ids === undefined) {
+      const ids = this.q.idsByKey.all(v.item.key) as number[];
+      e.ids = ids.length <= InventoryStore.IDS_PER_KEY ? ids : null;
+    }
+    return e.ids;
+  }
+
+  /** Drops every kept `ids` when items.id moved past what this store knows (someone else inserted). */
+  private checkItemsTop(): void {
+    const top = (this.q.itemsTop.get() as number | null) ?? 0;
+    if (top !== this.itemsTop && this.itemsTop !== -1) { this.idCache.clear(); this.matchEpoch++; }
+    this.itemsTop = top;
   }
 
   private matches(matcher: Matcher, item: InventoryItem, v: Variant, now: number): readonly CompiledIndicator[] {
@@ -187,10 +226,10 @@ export class InventoryStore {
   }
 
   /** The host's row, with `scanId` as its current scan (a new scan id starts the next scan number). */
-  private hostScan(hostId: string, scanId: string): HostRow {
+  private hostScan(hostId: string, scanId: string, lastSeq: number): HostRow {
     let h = this.hosts.get(hostId);
-    if (!h) {
-      h = (this.q.hostNum.get(hostId) ?? this.q.addHostNum.get(hostId)) as HostRow;
+    if (!h || h.seq !== lastSeq) {
+      h = { ...(this.q.hostNum.get(hostId) ?? this.q.addHostNum.get(hostId)) as Omit<HostRow, 'seq'>, seq: lastSeq };
       this.hosts.set(hostId, h);
     }
     if (h.scan_id !== scanId) {
@@ -223,7 +262,7 @@ export class InventoryStore {
 
   /** After a rollback: ids of items and hosts inserted by the rolled-back transaction no longer exist. */
   forgetCaches(): void {
-    this.idCache.clear(); this.matchEpoch++; this.hosts.clear();
+    this.idCache.clear(); this.matchEpoch++; this.hosts.clear(); this.itemsTop = -1;
   }
 
   private readonly applyTx = (hostId: string, frame: InventoryFrame, matcher: Matcher, now: Date): BatchResult => this.db.transaction(() => {
@@ -231,17 +270,23 @@ export class InventoryStore {
     if (lastSeq === undefined || frame.seq <= lastSeq) return { applied: false, items: 0, alerts: 0, removed: 0 };
     // host_inv and host_nums keep integer milliseconds (migration 11); hosts keeps ISO text.
     const ts = now.getTime();
-    const h = this.hostScan(hostId, frame.scan_id);
+    this.checkItemsTop();
+    const h = this.hostScan(hostId, frame.scan_id, lastSeq);
+    h.seq = frame.seq;
     const { num, scan } = h, delta = frame.mode === 'delta';
     const refs = new Array<Variant>(frame.items.length);
     const ids = new Float64Array(frame.items.length);
-    const keys: string[] = [];
+    const keys: string[] = [], older: number[] = [];
     let removed = 0;
     for (let i = 0; i < frame.items.length; i++) {
       const item = frame.items[i]!;
       const v = refs[i] = this.itemRef(item, hostId);
       ids[i] = v.id;
-      if (item.kind === 'host') removed += this.setHostItem(h, v.id, delta, ts); else if (delta) keys.push(item.key);
+      if (item.kind === 'host') removed += this.setHostItem(h, v.id, delta, ts);
+      else if (delta) {
+        const under = this.idsUnder(v);
+        if (under) { for (const id of under) if (id !== v.id) older.push(id); } else keys.push(item.key);
+      }
     }
     const idList = `[${ids.sort().join(',')}]`;
     this.q.upsertPairs.run(num, ts, ts, scan, idList);
@@ -249,6 +294,7 @@ export class InventoryStore {
     const alerts = this.alertsFor(hostId, num, frame.items, refs, matcher, now);
     if (delta) {
       if (keys.length) removed += this.q.replaceOlder.run({ ts, host: num, keys: JSON.stringify(keys), ids: idList }).changes;
+      if (older.length) removed += this.replaceOlderIds(num, ts, older, ids);
       for (const key of frame.removed ?? []) removed += this.q.removeByKey.run({ ts, host: num, key }).changes;
     }
     if (frame.mode === 'full' && frame.final) removed += this.q.removeNotSeen.run({ ts, host: num, scan }).changes;
@@ -258,6 +304,13 @@ export class InventoryStore {
     this.q.hostSeen.run(frame.seq, now.toISOString(), hostId);
     return { applied: true, items: frame.items.length, alerts, removed };
   })();
+
+  /** Removes the host's pairs of `older` (ids under the frame's keys), less those the frame itself holds. */
+  private replaceOlderIds(host: number, ts: number, older: number[], frameIds: Float64Array): number {
+    const held = new Set(frameIds);
+    const gone = older.filter((id) => !held.has(id)).sort((a, b) => a - b);
+    return gone.length ? this.q.replaceOlderIds.run({ ts, host, old: JSON.stringify(gone) }).changes : 0;
+  }
 
   /** Alerts for the frame's matching items (first_seen is read only for those); host facts from its host item. */
   private alertsFor(hostId: string, num: number, items: InventoryItem[], refs: Variant[], matcher: Matcher, now: Date): number {
