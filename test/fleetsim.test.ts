@@ -24,6 +24,7 @@ t.test('fleetsim: sync, storm, churn and reconnects against a real collector', a
   const rep = JSON.parse(r.stdout.trim().split('\n').pop()!);
   const phase = (n: string) => rep.phases.find((p: { phase: string }) => p.phase === n);
 
+  t.match(r.stderr, /phase storm: [\d.]+ s/, 'progress on stderr with --json too');
   t.same(rep.worker_nice, [5, 5], 'both workers run at the nice value asked for (read back from the OS)');
   t.same(rep.worker_sched, ['normal', 'normal'], 'and the normal scheduling policy (no --worker-idle)');
   t.equal(phase('enroll').enrolled, 20, 'all enrolled');

@@ -21,6 +21,7 @@ Phases (in this order; each reported on its own):
   --hold S                hold the idle fleet connected S seconds before sending (default 0)
   sync                    every host sends its full inventory (always)
   --storm K               then every host at once sends a delta of K changed items (default 0 = skip)
+                          (the deltas are made before the phase's clock starts)
   --duration S            then steady churn for S seconds (default 0 = skip):
   --churn P                 share of a host's items changed in each delta (default 0.01)
   --delta-interval S        seconds between one host's deltas, random phase per host (default 30)
@@ -49,7 +50,7 @@ Transport and simulator:
                           time no normal thread wants, as machines that are not here would
   --phase-timeout S       give up on a phase after S seconds (default 3600)
 Output:
-  --json                  one JSON object on stdout (default: a readable summary)
+  --json                  one JSON object on stdout (default: a readable summary); progress goes to stderr either way
   --help
 
 Exit status: 0 when every frame was acknowledged, stored counts equal what was sent and

@@ -163,7 +163,11 @@ export async function runSimulation(o: SimOptions, log: (msg: string) => void): 
       phases.push({ phase: 'hold', start, end: Date.now(), seconds: o.hold, ...(holdLoad ? { api: holdLoad.take() } : {}) });
     }
     await step({ phase: 'sync' }, 'sync', true);
-    if (o.storm > 0) await step({ phase: 'storm', changes: o.storm }, 'storm', true);
+    if (o.storm > 0) {
+      // Untimed: the deltas are made before the storm's clock starts (worker.ts, storm-prepare).
+      await pool.run({ phase: 'storm-prepare', changes: o.storm }, o.phaseTimeout);
+      await step({ phase: 'storm', changes: o.storm }, 'storm', true);
+    }
     if (o.duration > 0) await step({ phase: 'churn', durationS: o.duration, intervalS: o.deltaInterval, changes: Math.max(1, Math.round(o.items * o.churn)), reconnectShare: o.reconnectShare }, 'churn', true);
     if (load) { await load.stop(); load = null; }
     const hosts = (await pool.run({ phase: 'report' }, o.phaseTimeout)).flatMap((r) => r.hosts ?? []);

@@ -25,7 +25,8 @@ function summary(r: SimReport): string {
 try {
   const o = parseOptions(process.argv.slice(2));
   if (o === 'help') { console.log(HELP); process.exit(0); }
-  const report = await runSimulation(o, (m) => { if (!o.json) console.error(m); });
+  // Progress goes to stderr either way: --json keeps stdout for the report, and a long run shows where it is.
+  const report = await runSimulation(o, (m) => console.error(`${new Date().toISOString()} ${m}`));
   console.log(o.json ? JSON.stringify(report) : summary(report));
   process.exitCode = report.ok ? 0 : 1;
 } catch (err) {
