@@ -256,14 +256,16 @@ try {
     sim_errors: Object.assign({}, ...sim.phases.map((p) => p.errors ?? {})),
   };
   const full = !QUICK && AGENTS >= 10_000 && ITEMS >= 3000;
+  // Speed targets are set for 10,000 agents x 3,000 items: a quick run (300 x 1,000) cannot reach them and is judged by its counts alone.
+  const speed = (target) => (full ? target : `${target} (full run only)`);
   const targets = {
-    connected: `== ${AGENTS}`, rss_peak_mb: '<= 1500 (10,000 agents)', sync_items_per_s: '>= 100000', storm_s: '<= 10', api_p99_ms: '< 100',
+    connected: `== ${AGENTS}`, rss_peak_mb: speed('<= 1500 (10,000 agents)'), sync_items_per_s: speed('>= 100000'), storm_s: speed('<= 10'), api_p99_ms: speed('< 100'),
     hosts_count_mismatched: '== 0', frames_acked: '== frames_sent - frames_settled_by_welcome', alerts_raised: '== alerts_planted',
   };
   const counted = m.hosts_count_mismatched === 0 && c.frames_sent === c.frames_acked + c.settled_by_welcome && sim.alerts.raised === sim.alerts.planted && m.connected === AGENTS && sim.ok;
   const perf = m.rss_peak_mb <= 1500 && m.sync_items_per_s >= 100_000 && m.storm_s !== null && m.storm_s <= 10 && apiP99 < 100;
   const reproduce = `npm run bench -- fleet${QUICK ? ' --quick' : ''}`;
-  report('fleet', m, targets, counted && perf, {
+  report('fleet', m, targets, counted && (perf || !full), {
     notes: `${full ? 'Full' : 'Quick'} sizes (${AGENTS} agents × ${ITEMS} items); collector and simulator share this machine's ${os.availableParallelism()} CPUs. Counting checks always apply; performance targets are those of the full run.`,
     compare: [{ what: 'initial sync items/s: end to end over TLS vs raw better-sqlite3 inserts of the same rows', ours: m.sync_items_per_s, baseline: rawRate, label: 'ceiling', lowerIsBetter: false }],
     reproduce,
