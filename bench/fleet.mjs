@@ -174,7 +174,7 @@ try {
     '--delta-interval', String(Math.max(1, CHURN_S / 2)), '--churn', String(10 / ITEMS), '--reconnect-share', '0.02', '--match-share', '0.01', '--seed', '7',
     '--worker-nice', String(SIM_NICE), ...(SIM_IDLE ? ['--worker-idle'] : []), '--json'];
   // Asynchronous, so the sampler above keeps ticking while the simulation runs.
-  // The simulator stands in for 10,000 other machines; here it shares the collector's 2 cores, its workers yielding to it (SIM_NICE).
+  // The simulator stands in for 10,000 other machines; here it shares the collector's 2 cores, its workers yielding to it (SIM_NICE, SIM_IDLE).
   const simRun = promisify(execFile)(process.execPath, simArgs, { encoding: 'utf8', maxBuffer: 1e8, timeout: (QUICK ? 600 : 7200) * 1000 });
   simRun.child.stderr.pipe(process.stderr);
   const simOut = (await simRun.catch((err) => ({ stdout: err.stdout ?? '' }))).stdout;

@@ -202,7 +202,7 @@ export class InventoryStore {
   /** Drops every kept `ids` when items.id moved past what this store knows (someone else inserted). */
   private checkItemsTop(): void {
     const top = (this.q.itemsTop.get() as number | null) ?? 0;
-    if (top !== this.itemsTop && this.itemsTop !== -1) { this.idCache.clear(); this.matchEpoch++; }
+    if (top !== this.itemsTop && this.itemsTop !== -1) this.forgetItems();
     this.itemsTop = top;
   }
 
@@ -262,8 +262,11 @@ export class InventoryStore {
 
   /** After a rollback: ids of items and hosts inserted by the rolled-back transaction no longer exist. */
   forgetCaches(): void {
-    this.idCache.clear(); this.matchEpoch++; this.hosts.clear(); this.itemsTop = -1;
+    this.forgetItems(); this.hosts.clear(); this.itemsTop = -1;
   }
+
+  /** Cached item ids, kept ids under keys and match answers: all re-read as items come. */
+  private forgetItems(): void { this.idCache.clear(); this.matchEpoch++; }
 
   private readonly applyTx = (hostId: string, frame: InventoryFrame, matcher: Matcher, now: Date): BatchResult => this.db.transaction(() => {
     const lastSeq = this.q.hostSeq.get(hostId) as number | undefined;
